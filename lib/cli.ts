@@ -1,0 +1,180 @@
+/**
+ * The command line shared by every playbook. The one place that decides exit
+ * codes: 0 every host converged, 1 a step failed on some host, 2 bad input
+ * (flags, inventory, secrets) found before any host was touched.
+ */
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { closest } from "fastest-levenshtein";
+import { Host } from "./host.js";
+import { InputError, MailsteadError, UsageError } from "./errors.js";
+import { loadInventory, selectHosts, type HostSpec } from "./inventory/index.js";
+import type { Settings } from "./defaults.js";
+import { colorEnabled, colors } from "./report/colors.js";
+import { jsonReport, writeJsonReport } from "./report/json.js";
+import { listrReporter } from "./report/listr.js";
+import { plainReporter } from "./report/plain.js";
+import { recapLines } from "./report/recap.js";
+import type { Role } from "./role.js";
+import { run, type RunnerEvents } from "./runner.js";
+import { LocalTransport } from "./transport/local.js";
+import { SshTransport } from "./transport/ssh.js";
+import type { Transport } from "./transport/types.js";
+
+export interface SiteOptions {
+  inventory: string;
+  check: boolean;
+  diff: boolean;
+  limit?: string;
+  tags?: string[];
+  json?: string;
+  acceptNewHostKeys: boolean;
+  forks: number;
+  verify: boolean;
+}
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+  stdout: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): CliIo => ({
+  out: (l) => process.stdout.write(`${l}\n`),
+  err: (l) => process.stderr.write(`${l}\n`),
+  stdout: process.stdout,
+  env: process.env,
+});
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError("must be an integer 1-100");
+  return n;
+}
+
+export function parseSiteArgs(argv: string[], name = "site"): SiteOptions {
+  const program = new Command(name)
+    .description("Converge every host of the inventory to the roles of this playbook")
+    .requiredOption("-i, --inventory <file>", "inventory YAML file")
+    .option("--check", "change nothing; report what would change", false)
+    .option("--diff", "show unified diffs of files that change (sensitive files masked)", false)
+    .option("--limit <names>", "only these hosts or groups (comma-separated)")
+    .option("--tags <roles>", "only these roles (comma-separated)")
+    .option("--json <file>", "write a JSON report of every step")
+    .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
+    .option("--forks <n>", "hosts converged in parallel", positiveInt, 5)
+    .option("--no-verify", "skip the roles' verify checks")
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) })
+    .allowExcessArguments(false);
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") throw new HelpShown();
+      throw new UsageError(`${e.message.replace(/^error: /, "")}\nusage: npx tsx playbooks/${name}.ts -i inventory/hosts.yml [--check] [--diff] [--limit NAME|GROUP] [--tags ROLE,...] [--json FILE] [--accept-new-host-keys]`);
+    }
+    throw e;
+  }
+  const o = program.opts<{ inventory: string; check: boolean; diff: boolean; limit?: string; tags?: string; json?: string; acceptNewHostKeys: boolean; forks: number; verify: boolean }>();
+  return {
+    inventory: o.inventory,
+    check: o.check,
+    diff: o.diff,
+    limit: o.limit,
+    tags: o.tags?.split(",").map((t) => t.trim()).filter(Boolean),
+    json: o.json,
+    acceptNewHostKeys: o.acceptNewHostKeys,
+    forks: o.forks,
+    verify: o.verify,
+  };
+}
+
+class HelpShown extends Error {}
+
+export function selectRoles(roles: Role[], tags?: string[]): Role[] {
+  if (!tags?.length) return roles;
+  const names = roles.map((r) => r.name);
+  for (const t of tags) {
+    if (!names.includes(t)) {
+      throw new UsageError(`--tags: unknown role "${t}" (did you mean "${closest(t, names)}"?); roles: ${names.join(", ")}`);
+    }
+  }
+  return roles.filter((r) => tags.includes(r.name));
+}
+
+export function transportFor(h: HostSpec, acceptNewHostKeys: boolean): Transport {
+  if ((h as HostSpec & { connection?: string }).connection === "local") return new LocalTransport(h.ssh.timeoutMs);
+  return new SshTransport({
+    host: h.address,
+    port: h.ssh.port,
+    user: h.ssh.user,
+    keyPath: h.ssh.key,
+    knownHostsPath: h.ssh.knownHosts,
+    acceptNewHostKeys,
+    timeoutMs: h.ssh.timeoutMs,
+    connectTimeoutMs: h.ssh.connectTimeoutMs,
+  });
+}
+
+export function allRoleSettings(roles: Role[]): Settings {
+  return Object.assign({}, ...roles.map((r) => r.settings)) as Settings;
+}
+
+/** Run a playbook: parse flags, load and validate the inventory, converge, print the recap. Returns the exit code. */
+export async function runPlaybook(
+  argv: string[],
+  playbook: { name: string; roles: Role[]; settings: Settings },
+  io: CliIo = defaultIo(),
+): Promise<number> {
+  const c = colors(colorEnabled(io.stdout, io.env));
+  try {
+    const opts = parseSiteArgs(argv, playbook.name);
+    const roles = selectRoles(playbook.roles, opts.tags);
+    const inv = loadInventory(opts.inventory, { settings: playbook.settings, env: io.env });
+    for (const w of inv.warnings) io.err(c.yellow(`warning: ${w}`));
+    const specs = selectHosts(inv, opts.limit);
+    // Nothing above touched a host. From here on, failures are per host.
+    const hosts = specs.map((h) => new Host(h.name, h.vars, transportFor(h, opts.acceptNewHostKeys)));
+    const startedAt = new Date();
+    const useListr = Boolean(io.stdout.isTTY) && !io.env.CI;
+    let events: RunnerEvents;
+    let done: Promise<void> = Promise.resolve();
+    if (useListr) {
+      const r = listrReporter(hosts.map((h) => h.name), roles.map((r) => r.name), c, opts.diff);
+      events = r.events;
+      done = r.done;
+    } else {
+      events = plainReporter(io.out, c);
+    }
+    if (opts.check) io.out(c.cyan("check mode: nothing will be changed"));
+    const outcome = await run(hosts, roles, {
+      check: opts.check,
+      diff: opts.diff,
+      forks: opts.forks,
+      events,
+      redact: (s) => inv.redactor.redact(s),
+      noVerify: !opts.verify,
+    });
+    await done;
+    if (useListr && opts.diff) {
+      for (const r of outcome.results) if (r.diff) io.out(`[${r.host}] ${r.title}\n${r.diff}`);
+    }
+    io.out("");
+    for (const l of recapLines(outcome.summaries, c)) io.out(l);
+    if (opts.json) writeJsonReport(opts.json, jsonReport(outcome, { startedAt, check: opts.check }));
+    return outcome.summaries.some((s) => s.failed > 0) ? 1 : 0;
+  } catch (e) {
+    if (e instanceof HelpShown) return 0;
+    if (e instanceof InputError) {
+      io.err(c.red(`error: ${e.message}`));
+      return 2;
+    }
+    if (e instanceof MailsteadError) {
+      io.err(c.red(`error: ${e.message}`));
+      return e.exitCode;
+    }
+    io.err(c.red(`internal error: ${(e as Error).stack ?? String(e)}`));
+    return 1;
+  }
+}

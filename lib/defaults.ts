@@ -1,0 +1,38 @@
+/**
+ * Role settings. Every setting a role reads is declared once, role-prefixed,
+ * with its default, a one-line why, and a JSON Schema fragment. The inventory
+ * schema is composed from these, so a typo in an inventory var is caught
+ * (with a did-you-mean) before any host is touched.
+ */
+import type { JSONSchemaType } from "./jsonschema.js";
+
+export interface Setting<T = unknown> {
+  /** Value used when the inventory does not set it. `undefined` = required. */
+  default: T | undefined;
+  /** One line: why this default. Link the doc or RFC when there is one. */
+  why: string;
+  /** JSON Schema for the value (type, range, pattern, enum...). */
+  schema: JSONSchemaType;
+  /** Secret values never appear in output or diffs. */
+  sensitive?: boolean;
+}
+
+export type Settings = Record<string, Setting>;
+
+/** Identity helper that checks every key carries the role prefix. */
+export function defineDefaults<S extends Settings>(prefix: string, settings: S): S {
+  for (const key of Object.keys(settings)) {
+    if (!key.startsWith(`${prefix}_`)) {
+      throw new Error(`setting ${key} must be prefixed with "${prefix}_"`);
+    }
+    if (!settings[key]!.why.trim()) throw new Error(`setting ${key} has no why`);
+  }
+  return settings;
+}
+
+/** The default values of a settings map. */
+export function defaultValues(settings: Settings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(settings)) if (s.default !== undefined) out[k] = s.default;
+  return out;
+}

@@ -1,0 +1,5 @@
+export * from "./types.js";
+export * from "./os.js";
+export * from "./files.js";
+export * from "./packages.js";
+export * from "./system.js";

@@ -1,0 +1,123 @@
+import { quote } from "../shell.js";
+import type { Fact } from "./types.js";
+
+export interface UnitState {
+  load: string; // loaded, not-found, masked
+  active: string; // active, inactive, failed, activating, reloading
+  sub: string;
+  unitFile: string; // enabled, disabled, static, masked, "" when not found
+  needDaemonReload: boolean;
+}
+
+/** `systemctl show` of one unit. */
+export const systemdUnit: Fact<UnitState, string> = {
+  name: "systemd.unit",
+  command: (unit) =>
+    `systemctl show --no-pager -p LoadState -p ActiveState -p SubState -p UnitFileState -p NeedDaemonReload ${quote(unit)}`,
+  parse(stdout) {
+    const kv: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+      const i = line.indexOf("=");
+      if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return {
+      load: kv.LoadState ?? "",
+      active: kv.ActiveState ?? "",
+      sub: kv.SubState ?? "",
+      unitFile: kv.UnitFileState ?? "",
+      needDaemonReload: kv.NeedDaemonReload === "yes",
+    };
+  },
+};
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  gecos: string;
+  home: string;
+  shell: string;
+  /** Supplementary and primary group names. */
+  groups: string[];
+}
+
+/** A user from the passwd database and its groups; null when absent. */
+export const user: Fact<PasswdEntry | null, string> = {
+  name: "user",
+  command: (name) => `getent passwd ${quote(name)} && id -Gn ${quote(name)} || echo absent`,
+  parse(stdout) {
+    const [pw, groups] = stdout.split("\n");
+    if (!pw || pw === "absent") return null;
+    const f = pw.split(":");
+    return {
+      name: f[0]!,
+      uid: Number(f[2]),
+      gid: Number(f[3]),
+      gecos: f[4] ?? "",
+      home: f[5] ?? "",
+      shell: f[6] ?? "",
+      groups: (groups ?? "").split(/\s+/).filter(Boolean),
+    };
+  },
+};
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export const group: Fact<GroupEntry | null, string> = {
+  name: "group",
+  command: (name) => `getent group ${quote(name)} || echo absent`,
+  parse(stdout) {
+    const line = stdout.split("\n")[0];
+    if (!line || line === "absent") return null;
+    const f = line.split(":");
+    return { name: f[0]!, gid: Number(f[2]), members: (f[3] ?? "").split(",").filter(Boolean) };
+  },
+};
+
+export interface ListeningSocket {
+  proto: "tcp" | "udp";
+  address: string;
+  port: number;
+  process?: string;
+}
+
+/** Listening TCP and UDP sockets (`ss -Hlntup`). */
+export const listeningSockets: Fact<ListeningSocket[]> = {
+  name: "net.listening",
+  command: () => `ss -Hlntup`,
+  parse(stdout) {
+    const out: ListeningSocket[] = [];
+    for (const line of stdout.split("\n")) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5) continue;
+      const proto = f[0] === "tcp" ? "tcp" : f[0] === "udp" ? "udp" : undefined;
+      if (!proto) continue;
+      const local = f[4]!;
+      const i = local.lastIndexOf(":");
+      let address = local.slice(0, i).replace(/^\[|\]$/g, "");
+      address = address.replace(/%\S+$/, ""); // 0.0.0.0%lo → 0.0.0.0
+      const port = Number(local.slice(i + 1));
+      const proc = /users:\(\("([^"]+)"/.exec(line)?.[1];
+      out.push({ proto, address, port, ...(proc ? { process: proc } : {}) });
+    }
+    return out;
+  },
+};
+
+/** Exit status of a test command (for `unless`/`onlyIf` guards). */
+export const commandStatus: Fact<number, string> = {
+  name: "command.status",
+  command: (command) => `( ${command} ) >/dev/null 2>&1; echo $?`,
+  parse: (stdout) => Number(stdout.trim()),
+};
+
+/** Trimmed stdout of a read-only command, for facts a role needs once. */
+export const commandOutput: Fact<string, string> = {
+  name: "command.output",
+  command: (command) => command,
+  parse: (stdout) => stdout.trim(),
+};

@@ -1,0 +1,212 @@
+/**
+ * Files: whole-file content (file/template), directories, symlinks, and
+ * key/value edits of files a role does not own. A content change is uploaded
+ * to a temp file beside the target, validated, then renamed over it
+ * atomically; the previous version is kept under the backup directory.
+ */
+import { createHash } from "node:crypto";
+import { dirname, basename, posix } from "node:path";
+import { fileContent, fileStat, type FileStat } from "../facts/files.js";
+import { ref, type FactReader } from "../facts/types.js";
+import { editConf, type EditConfOptions } from "../keyvalue.js";
+import { and, cmd, quote } from "../shell.js";
+import type { Action, Command, Plan } from "./types.js";
+
+/** Where previous versions of replaced files are kept on the host. */
+export const DEFAULT_BACKUP_DIR = "/var/backups/mailstead";
+
+export interface FileArgs {
+  path: string;
+  content: string;
+  owner?: string;
+  group?: string;
+  /** Octal string, e.g. "0644". */
+  mode?: string;
+  /** Command run against the new file before it goes live; `%s` is the temp file's path. */
+  validate?: string;
+  /** Never show content or diff (keys, password files). */
+  sensitive?: boolean;
+  /** Keep the replaced version under backupDir (default true). */
+  backup?: boolean;
+  backupDir?: string;
+}
+
+function normMode(mode: string): string {
+  return mode.replace(/^0o/, "").padStart(4, "0");
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The plan for a whole-file write given the current stat. Shared by file and key/value edits. */
+export function planFile(args: FileArgs, stat: FileStat | null, before?: string | null): Plan {
+  const owner = args.owner ?? "root";
+  const group = args.group ?? "root";
+  const mode = normMode(args.mode ?? "0644");
+  const sensitive = args.sensitive ?? false;
+  const path = args.path;
+  if (stat && stat.type !== "file") {
+    return {
+      commands: [{ run: `echo ${quote(`${path} exists and is a ${stat.type}, not a file; refusing to replace it`)} >&2; exit 1` }],
+      reasons: [`${path} is a ${stat.type}`],
+    };
+  }
+  const reasons: string[] = [];
+  const contentDiffers = !stat || stat.sha256 !== sha256(args.content);
+  if (!stat) reasons.push("file is missing");
+  else if (contentDiffers) reasons.push("content differs");
+  if (!contentDiffers && stat) {
+    const commands: Command[] = [];
+    if (stat.owner !== owner || stat.group !== group) {
+      reasons.push(`owner ${stat.owner}:${stat.group} → ${owner}:${group}`);
+      commands.push({ run: cmd("chown", `${owner}:${group}`, path) });
+    }
+    if (normMode(stat.mode) !== mode) {
+      reasons.push(`mode ${stat.mode} → ${mode}`);
+      commands.push({ run: cmd("chmod", mode, path) });
+    }
+    return { commands, reasons };
+  }
+  const tmp = posix.join(dirname(path), `.${basename(path)}.mailstead-tmp`);
+  const steps: string[] = [
+    `umask 077`,
+    cmd("rm", "-f", tmp),
+    `cat > ${quote(tmp)}`,
+    cmd("chown", `${owner}:${group}`, tmp),
+    cmd("chmod", mode, tmp),
+  ];
+  if (args.validate) {
+    const v = args.validate.split("%s").join(quote(tmp));
+    steps.push(`{ ${v} ; } >&2 || { rc=$?; rm -f ${quote(tmp)}; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
+  }
+  if (stat && args.backup !== false) {
+    const backup = posix.join(args.backupDir ?? DEFAULT_BACKUP_DIR, path);
+    steps.push(cmd("mkdir", "-p", dirname(backup)), cmd("cp", "-p", path, backup));
+  }
+  steps.push(cmd("mv", "-f", tmp, path));
+  return {
+    commands: [{ run: and(...steps), stdin: args.content }],
+    reasons,
+    file: { path, after: args.content, ...(before !== undefined ? { before } : {}), sensitive },
+  };
+}
+
+/** Ensure a file has exactly this content, owner, group and mode. */
+export function file(args: FileArgs): Action {
+  const stat = ref(fileStat, args.path);
+  return {
+    kind: "file",
+    facts: [stat],
+    plan: (f: FactReader) => planFile(args, f.get(stat)),
+  };
+}
+
+export interface KeyValueArgs extends Omit<FileArgs, "content"> {
+  /** Settings to set; `null` removes (comments out) the setting. */
+  settings: Record<string, string | null>;
+  format?: EditConfOptions;
+  /** Create the file when missing (default: fail, since we only edit files others own). */
+  create?: boolean;
+}
+
+/** Edit settings in a file the role does not own; everything else in it is kept. */
+export function keyValue(args: KeyValueArgs): Action {
+  const stat = ref(fileStat, args.path);
+  const content = ref(fileContent, args.path);
+  return {
+    kind: "file.keyvalue",
+    facts: [stat, content],
+    plan(f) {
+      const current = f.get(content);
+      const st = f.get(stat);
+      if (current === null && !args.create) {
+        return {
+          commands: [{ run: `echo ${quote(`${args.path} does not exist; nothing to edit`)} >&2; exit 1` }],
+          reasons: ["file is missing"],
+        };
+      }
+      const next = editConf(current ?? "", args.settings, args.format);
+      return planFile(
+        { ...args, content: next, owner: args.owner ?? st?.owner, group: args.group ?? st?.group, mode: args.mode ?? st?.mode },
+        st,
+        current,
+      );
+    },
+  };
+}
+
+export interface DirectoryArgs {
+  path: string;
+  owner?: string;
+  group?: string;
+  mode?: string;
+  present?: boolean;
+}
+
+export function directory(args: DirectoryArgs): Action {
+  const stat = ref(fileStat, args.path);
+  return {
+    kind: "directory",
+    facts: [stat],
+    plan(f) {
+      const st = f.get(stat);
+      const owner = args.owner ?? "root";
+      const group = args.group ?? "root";
+      const mode = normMode(args.mode ?? "0755");
+      if (args.present === false) {
+        if (!st) return { commands: [], reasons: [] };
+        if (st.type !== "directory") return { commands: [{ run: `echo ${quote(`${args.path} is not a directory`)} >&2; exit 1` }], reasons: ["not a directory"] };
+        // rmdir only: never delete a directory's content implicitly.
+        return { commands: [{ run: cmd("rmdir", args.path) }], reasons: ["directory exists"] };
+      }
+      if (st && st.type !== "directory") {
+        return { commands: [{ run: `echo ${quote(`${args.path} exists and is a ${st.type}`)} >&2; exit 1` }], reasons: [`is a ${st.type}`] };
+      }
+      const commands: Command[] = [];
+      const reasons: string[] = [];
+      if (!st) {
+        reasons.push("directory is missing");
+        commands.push({ run: and(cmd("mkdir", "-p", args.path), cmd("chown", `${owner}:${group}`, args.path), cmd("chmod", mode, args.path)) });
+        return { commands, reasons };
+      }
+      if (st.owner !== owner || st.group !== group) {
+        reasons.push(`owner ${st.owner}:${st.group} → ${owner}:${group}`);
+        commands.push({ run: cmd("chown", `${owner}:${group}`, args.path) });
+      }
+      if (normMode(st.mode) !== mode) {
+        reasons.push(`mode ${st.mode} → ${mode}`);
+        commands.push({ run: cmd("chmod", mode, args.path) });
+      }
+      return { commands, reasons };
+    },
+  };
+}
+
+export interface SymlinkArgs {
+  path: string;
+  target: string;
+  present?: boolean;
+}
+
+export function symlink(args: SymlinkArgs): Action {
+  const stat = ref(fileStat, args.path);
+  return {
+    kind: "symlink",
+    facts: [stat],
+    plan(f) {
+      const st = f.get(stat);
+      if (args.present === false) {
+        if (!st) return { commands: [], reasons: [] };
+        if (st.type !== "symlink") return { commands: [{ run: `echo ${quote(`${args.path} is not a symlink; not removing it`)} >&2; exit 1` }], reasons: ["not a symlink"] };
+        return { commands: [{ run: cmd("rm", "-f", args.path) }], reasons: ["symlink exists"] };
+      }
+      if (st && st.type === "symlink" && st.target === args.target) return { commands: [], reasons: [] };
+      if (st && st.type !== "symlink") {
+        return { commands: [{ run: `echo ${quote(`${args.path} exists and is a ${st.type}; not replacing it with a symlink`)} >&2; exit 1` }], reasons: [`is a ${st.type}`] };
+      }
+      // ln -sfn replaces an existing link atomically enough for config links.
+      return { commands: [{ run: cmd("ln", "-sfn", args.target, args.path) }], reasons: [st ? `points to ${st.target}` : "symlink is missing"] };
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * The shape of a role: steps computed from vars (and a few facts), handlers in
+ * definition order, and `verify` checks that read the live service.
+ */
+import type { Settings } from "./defaults.js";
+import type { OsRelease } from "./facts/os.js";
+import type { FactRef } from "./facts/types.js";
+import type { Action } from "./operations/types.js";
+import type { RunResult } from "./transport/types.js";
+
+export interface Step {
+  /** Imperative title, e.g. "Install Postfix". */
+  title: string;
+  action: Action;
+  /** Handler names to run (once, at the end of the role) if this step changed. */
+  notify?: string | string[];
+  /** `false` skips the step (reported as skipped). */
+  when?: boolean;
+  /** Mask command lines and diffs of this step. */
+  sensitive?: boolean;
+}
+
+/** Marker step: run the handlers notified so far, now, instead of at the role's end. */
+export interface FlushStep {
+  title: string;
+  flush: true;
+}
+
+export interface Handler {
+  name: string;
+  action: Action;
+}
+
+export interface RoleContext<V = Record<string, unknown>> {
+  host: string;
+  vars: V;
+  os: OsRelease;
+  /** A fact the role declared in `facts`, already gathered. */
+  fact<T>(r: FactRef<T>): T;
+  /** Render templates/<role>/<name>.hbs with the vars (plus extra). */
+  template(name: string, extra?: object): string;
+}
+
+export interface VerifyCheck {
+  name: string;
+  ok: boolean;
+  detail?: string;
+}
+
+export interface VerifyContext<V = Record<string, unknown>> {
+  host: string;
+  vars: V;
+  os: OsRelease;
+  /** Run a read-only command on the host (fresh, not cached). */
+  run(command: string): Promise<RunResult>;
+}
+
+export interface Role<V = any> {
+  name: string;
+  /** One line: what the role is for. */
+  description: string;
+  settings: Settings;
+  /** Facts the step list depends on; gathered in one batch before `steps`. */
+  facts?(vars: V, os: OsRelease): FactRef[];
+  steps(ctx: RoleContext<V>): (Step | FlushStep)[];
+  handlers?(ctx: RoleContext<V>): Handler[];
+  /** Checks against the live host after the role converged. */
+  verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]>;
+}
+
+export function defineRole<V>(role: Role<V>): Role<V> {
+  return role;
+}
+
+export function isFlush(s: Step | FlushStep): s is FlushStep {
+  return (s as FlushStep).flush === true;
+}

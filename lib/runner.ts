@@ -1,0 +1,325 @@
+/**
+ * The runner: for each host (in parallel, bounded), for each role: gather the
+ * facts the steps need (one batch), plan each step, run its commands unless
+ * in check mode, notify handlers on change, run notified handlers once at the
+ * end of the role in definition order, then the role's verify checks.
+ * A host stops at its first failed step; other hosts go on.
+ */
+import { createTwoFilesPatch } from "diff";
+import pLimit from "p-limit";
+import { CommandError, MailsteadError, tail } from "./errors.js";
+import { fileContent } from "./facts/files.js";
+import { osRelease, type OsRelease } from "./facts/os.js";
+import { ref, type FactRef } from "./facts/types.js";
+import type { Host } from "./host.js";
+import type { Action, Plan } from "./operations/types.js";
+import { isFlush, type Handler, type Role, type RoleContext, type Step, type FlushStep } from "./role.js";
+import { render } from "./template.js";
+
+export type StepStatus = "ok" | "changed" | "failed" | "skipped";
+export type StepKind = "step" | "handler" | "verify";
+
+export interface StepResult {
+  host: string;
+  role: string;
+  title: string;
+  kind: StepKind;
+  status: StepStatus;
+  durationMs: number;
+  /** Commands run (or that would run in check mode); sensitive ones masked. */
+  commands: string[];
+  reasons: string[];
+  diff?: string;
+  nonIdempotent?: boolean;
+  error?: { message: string; command?: string; exitCode?: number | null; stderrTail?: string };
+}
+
+export interface HostSummary {
+  host: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  /** Handlers notified but not run because the host failed. */
+  pendingHandlers: string[];
+  /** Set when the host failed before or outside a step (connection, facts). */
+  error?: string;
+  durationMs: number;
+  factRoundTrips: number;
+}
+
+export interface RunnerEvents {
+  hostStart?(host: string, roles: string[]): void;
+  roleStart?(host: string, role: string, titles: string[]): void;
+  stepStart?(host: string, role: string, title: string): void;
+  stepEnd?(result: StepResult): void;
+  roleEnd?(host: string, role: string): void;
+  hostEnd?(summary: HostSummary): void;
+}
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  /** Hosts run concurrently (default 5). */
+  forks?: number;
+  events?: RunnerEvents;
+  /** Mask secrets in anything that leaves the runner. */
+  redact?: (text: string) => string;
+  /** Skip verify checks (check mode always skips them). */
+  noVerify?: boolean;
+}
+
+export interface RunOutcome {
+  results: StepResult[];
+  summaries: HostSummary[];
+}
+
+const MASK = "<sensitive: hidden>";
+
+function unifiedDiff(path: string, before: string | null, after: string): string {
+  return createTwoFilesPatch(before === null ? "/dev/null" : `${path} (host)`, `${path} (mailstead)`, before ?? "", after, undefined, undefined, { context: 3 });
+}
+
+class HostRun {
+  readonly results: StepResult[] = [];
+  private failed = false;
+  private pending: string[] = [];
+  os!: OsRelease;
+
+  constructor(
+    private readonly host: Host,
+    private readonly roles: Role[],
+    private readonly opts: RunOptions,
+  ) {}
+
+  private redact(s: string): string {
+    return this.opts.redact ? this.opts.redact(s) : s;
+  }
+
+  private emit(r: StepResult): StepResult {
+    const red: StepResult = {
+      ...r,
+      commands: r.commands.map((c) => this.redact(c)),
+      ...(r.diff ? { diff: this.redact(r.diff) } : {}),
+      ...(r.error
+        ? {
+            error: {
+              ...r.error,
+              message: this.redact(r.error.message),
+              ...(r.error.command ? { command: this.redact(r.error.command) } : {}),
+              ...(r.error.stderrTail ? { stderrTail: this.redact(r.error.stderrTail) } : {}),
+            },
+          }
+        : {}),
+    };
+    this.results.push(red);
+    this.opts.events?.stepEnd?.(red);
+    return red;
+  }
+
+  async run(): Promise<void> {
+    const osRef = ref(osRelease, undefined);
+    await this.host.gather([osRef]);
+    this.os = this.host.get(osRef);
+    for (const role of this.roles) {
+      if (this.failed) break;
+      await this.runRole(role);
+    }
+  }
+
+  private context(role: Role): RoleContext {
+    const vars = this.host.vars;
+    return {
+      host: this.host.name,
+      vars,
+      os: this.os,
+      fact: (r) => this.host.get(r),
+      template: (name, extra) => render(role.name, name, { ...vars, host: this.host.name, os: this.os, ...extra }),
+    };
+  }
+
+  private async runRole(role: Role): Promise<void> {
+    const roleFacts = role.facts?.(this.host.vars, this.os) ?? [];
+    await this.host.gather(roleFacts);
+    const ctx = this.context(role);
+    const steps = role.steps(ctx);
+    const handlers = role.handlers?.(ctx) ?? [];
+    for (const s of steps) {
+      if (isFlush(s)) continue;
+      for (const n of [s.notify ?? []].flat()) {
+        if (!handlers.some((h) => h.name === n)) throw new MailsteadError(`role ${role.name}: step "${s.title}" notifies unknown handler "${n}"`);
+      }
+    }
+    this.opts.events?.roleStart?.(this.host.name, role.name, steps.map((s) => s.title));
+    const notified = new Set<string>();
+    for (let i = 0; i < steps.length; i++) {
+      const s = steps[i]!;
+      if (isFlush(s)) {
+        await this.runHandlers(role, handlers, notified);
+        if (this.failed) return;
+        continue;
+      }
+      // One round trip for the facts of this and every later step not cached yet.
+      const wanted: FactRef[] = [];
+      for (const later of steps.slice(i)) if (!isFlush(later) && later.when !== false) wanted.push(...later.action.facts);
+      const changed = await this.runStep(role, s, "step", wanted);
+      if (this.failed) {
+        this.pending = handlers.filter((h) => notified.has(h.name)).map((h) => h.name);
+        return;
+      }
+      if (changed) for (const n of [s.notify ?? []].flat()) notified.add(n);
+    }
+    await this.runHandlers(role, handlers, notified);
+    if (this.failed) return;
+    if (role.verify && !this.opts.check && !this.opts.noVerify) await this.runVerify(role);
+    this.opts.events?.roleEnd?.(this.host.name, role.name);
+  }
+
+  private async runHandlers(role: Role, handlers: Handler[], notified: Set<string>): Promise<void> {
+    for (let i = 0; i < handlers.length; i++) {
+      const h = handlers[i]!;
+      if (!notified.has(h.name)) continue;
+      notified.delete(h.name);
+      await this.runStep(role, { title: h.name, action: h.action }, "handler", h.action.facts);
+      if (this.failed) {
+        this.pending = handlers.slice(i + 1).filter((x) => notified.has(x.name)).map((x) => x.name);
+        return;
+      }
+    }
+  }
+
+  /** Plan and (unless checking) apply one step. Returns whether it changed. */
+  private async runStep(role: Role, s: Step | FlushStep, kind: StepKind, facts: FactRef[]): Promise<boolean> {
+    const step = s as Step;
+    const started = performance.now();
+    const base = { host: this.host.name, role: role.name, title: step.title, kind };
+    const ms = () => Math.round((performance.now() - started) * 10) / 10;
+    if (step.when === false) {
+      this.emit({ ...base, status: "skipped", durationMs: 0, commands: [], reasons: ["condition is false"] });
+      return false;
+    }
+    this.opts.events?.stepStart?.(this.host.name, role.name, step.title);
+    let plan: Plan | undefined;
+    const shown = (p: Plan) => p.commands.map((c) => (c.sensitive || step.sensitive ? MASK : c.run));
+    try {
+      await this.host.gather(facts);
+      plan = (step.action as Action).plan(this.host);
+      if (plan.commands.length === 0) {
+        this.emit({ ...base, status: "ok", durationMs: ms(), commands: [], reasons: [] });
+        return false;
+      }
+      let diff: string | undefined;
+      if (this.opts.diff && plan.file) {
+        if (plan.file.sensitive || step.sensitive) diff = `--- ${plan.file.path}\n${MASK} (content of a sensitive file is never shown)\n`;
+        else {
+          const before = plan.file.before !== undefined ? plan.file.before : await this.host.fact(ref(fileContent, plan.file.path));
+          diff = unifiedDiff(plan.file.path, before, plan.file.after);
+        }
+      }
+      if (!this.opts.check) {
+        try {
+          for (const c of plan.commands) await this.host.exec(c);
+        } finally {
+          // Something ran (or half ran): every cached fact may be stale now.
+          this.host.invalidate();
+        }
+      }
+      this.emit({
+        ...base,
+        status: "changed",
+        durationMs: ms(),
+        commands: shown(plan),
+        reasons: plan.reasons,
+        ...(diff ? { diff } : {}),
+        ...(plan.nonIdempotent ? { nonIdempotent: true } : {}),
+      });
+      return true;
+    } catch (e) {
+      this.failed = true;
+      const err = e as Error;
+      const ce = e instanceof CommandError ? e : undefined;
+      this.emit({
+        ...base,
+        status: "failed",
+        durationMs: ms(),
+        commands: plan ? shown(plan) : [],
+        reasons: plan?.reasons ?? [],
+        error: {
+          message: ce ? `exit ${ce.code}: ${tail(ce.stderr || ce.stdout, 3)}` : err.message,
+          ...(ce ? { command: step.sensitive ? MASK : ce.command, exitCode: ce.code, stderrTail: tail(ce.stderr || ce.stdout, 20) } : {}),
+        },
+      });
+      return false;
+    }
+  }
+
+  private async runVerify(role: Role): Promise<void> {
+    const started = performance.now();
+    const base = { host: this.host.name, role: role.name, kind: "verify" as const, commands: [], reasons: [] };
+    try {
+      const checks = await role.verify!({
+        host: this.host.name,
+        vars: this.host.vars,
+        os: this.os,
+        run: (c) => this.host.run(c),
+      });
+      const each = Math.round(((performance.now() - started) / Math.max(checks.length, 1)) * 10) / 10;
+      for (const c of checks) {
+        this.emit({
+          ...base,
+          title: `verify: ${c.name}`,
+          status: c.ok ? "ok" : "failed",
+          durationMs: each,
+          ...(c.ok ? {} : { error: { message: c.detail ?? "check failed" } }),
+        });
+        if (!c.ok) this.failed = true;
+      }
+    } catch (e) {
+      this.failed = true;
+      this.emit({ ...base, title: "verify", status: "failed", durationMs: performance.now() - started, error: { message: (e as Error).message } });
+    }
+  }
+
+  summary(durationMs: number, error?: string): HostSummary {
+    const count = (s: StepStatus) => this.results.filter((r) => r.status === s).length;
+    return {
+      host: this.host.name,
+      ok: count("ok"),
+      changed: count("changed"),
+      failed: count("failed") + (error ? 1 : 0),
+      skipped: count("skipped"),
+      pendingHandlers: this.pending,
+      ...(error ? { error: this.redact(error) } : {}),
+      durationMs,
+      factRoundTrips: this.host.factRoundTrips,
+    };
+  }
+}
+
+/** Run roles on hosts. Never throws for a host's failure: it is in the outcome. */
+export async function run(hosts: Host[], roles: Role[], opts: RunOptions): Promise<RunOutcome> {
+  const limit = pLimit(opts.forks ?? 5);
+  const results: StepResult[] = [];
+  const summaries = await Promise.all(
+    hosts.map((host) =>
+      limit(async () => {
+        const started = performance.now();
+        opts.events?.hostStart?.(host.name, roles.map((r) => r.name));
+        const hr = new HostRun(host, roles, opts);
+        let error: string | undefined;
+        try {
+          await hr.run();
+        } catch (e) {
+          error = (e as Error).message;
+        } finally {
+          await host.transport.close().catch(() => {});
+        }
+        const summary = hr.summary(Math.round(performance.now() - started), error);
+        results.push(...hr.results);
+        opts.events?.hostEnd?.(summary);
+        return summary;
+      }),
+    ),
+  );
+  return { results, summaries };
+}

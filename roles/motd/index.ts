@@ -1,0 +1,51 @@
+/**
+ * The demo role: the smallest complete example of a role's shape. A template
+ * rendered into a file, a handler notified only when it changed, and a verify
+ * check that reads the live host.
+ */
+import { defineRole } from "../../lib/role.js";
+import { command, file } from "../../lib/operations/index.js";
+import { motdDefaults } from "./defaults.js";
+
+export interface MotdVars {
+  motd_enabled: boolean;
+  motd_message: string;
+  motd_contact: string;
+}
+
+/** Where the rendered message goes; Debian's pam_motd prints /etc/motd at login. */
+export const MOTD_PATH = "/etc/motd";
+/** A stamp the handler writes, so tests can see that it ran (and how often). */
+export const MOTD_STAMP = "/var/lib/mailstead/motd.stamp";
+
+export const motd = defineRole<MotdVars>({
+  name: "motd",
+  description: "Tell whoever logs in that this host is managed by mailstead",
+  settings: motdDefaults,
+  steps: (ctx) => [
+    {
+      title: `Render ${MOTD_PATH}`,
+      action: file({ path: MOTD_PATH, content: ctx.template("motd"), mode: "0644" }),
+      notify: "record motd change",
+      when: ctx.vars.motd_enabled,
+    },
+  ],
+  handlers: () => [
+    {
+      name: "record motd change",
+      // Idempotent by design: a handler runs only when notified.
+      action: command({ run: `mkdir -p /var/lib/mailstead && sha256sum ${MOTD_PATH} > ${MOTD_STAMP}` }),
+    },
+  ],
+  verify: async (ctx) => {
+    if (!ctx.vars.motd_enabled) return [];
+    const r = await ctx.run(`cat ${MOTD_PATH}`);
+    return [
+      {
+        name: "motd shows the managed message",
+        ok: r.code === 0 && r.stdout.includes(ctx.vars.motd_message),
+        detail: r.code === 0 ? `${MOTD_PATH} does not contain motd_message` : r.stderr.trim(),
+      },
+    ];
+  },
+});

@@ -1,0 +1,20 @@
+/**
+ * Every role the tool knows, in the order site.ts applies them. The inventory
+ * schema is composed from their settings.
+ */
+import type { Settings } from "../lib/defaults.js";
+import type { Role } from "../lib/role.js";
+import { motd } from "./motd/index.js";
+
+/** Roles applied by playbooks/site.ts, in order. */
+export const siteRoles: Role[] = [motd];
+
+/** Settings of every role, by role name. */
+export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));
+
+/** All settings of all roles, keyed by setting name. */
+export function allSettings(): Settings {
+  const out: Settings = {};
+  for (const s of Object.values(roleSettings)) Object.assign(out, s);
+  return out;
+}
