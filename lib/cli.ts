@@ -104,7 +104,7 @@ export function selectRoles(roles: Role[], tags?: string[]): Role[] {
 }
 
 export function transportFor(h: HostSpec, acceptNewHostKeys: boolean): Transport {
-  if ((h as HostSpec & { connection?: string }).connection === "local") return new LocalTransport(h.ssh.timeoutMs);
+  if (h.connection === "local") return new LocalTransport(h.ssh.timeoutMs);
   return new SshTransport({
     host: h.address,
     port: h.ssh.port,

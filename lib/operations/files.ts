@@ -210,3 +210,50 @@ export function symlink(args: SymlinkArgs): Action {
     },
   };
 }
+
+export interface LineArgs extends Omit<FileArgs, "content"> {
+  /** The line that must be present. */
+  line: string;
+  /** Lines matching this (JS regexp source) are replaced by `line`; default: the exact line. */
+  regexp?: string;
+  /** Remove matching lines instead. */
+  present?: boolean;
+}
+
+/**
+ * Ensure one line is in a file the role does not own (fstab, hosts): replace
+ * the first line matching `regexp`, drop later matches, or append it.
+ */
+export function lineInFile(args: LineArgs): Action {
+  const stat = ref(fileStat, args.path);
+  const content = ref(fileContent, args.path);
+  return {
+    kind: "file.line",
+    facts: [stat, content],
+    plan(f) {
+      const current = f.get(content);
+      const st = f.get(stat);
+      const re = new RegExp(args.regexp ?? `^${args.line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+      const text = current ?? "";
+      const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
+      const out: string[] = [];
+      let placed = false;
+      for (const l of lines) {
+        if (!re.test(l)) out.push(l);
+        else if (args.present !== false && !placed) {
+          out.push(args.line);
+          placed = true;
+        }
+      }
+      if (args.present !== false && !placed) out.push(args.line);
+      const next = out.length ? `${out.join("\n")}\n` : "";
+      if (current !== null && next === text) return { commands: [], reasons: [] };
+      if (current === null && args.present === false) return { commands: [], reasons: [] };
+      return planFile(
+        { ...args, content: next, owner: args.owner ?? st?.owner, group: args.group ?? st?.group, mode: args.mode ?? st?.mode },
+        st,
+        current,
+      );
+    },
+  };
+}
