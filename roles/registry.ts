@@ -4,10 +4,11 @@
  */
 import type { Settings } from "../lib/defaults.js";
 import type { Role } from "../lib/role.js";
+import { base } from "./base/index.js";
 import { motd } from "./motd/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [motd];
+export const siteRoles: Role[] = [base, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

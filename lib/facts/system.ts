@@ -121,3 +121,28 @@ export const commandOutput: Fact<string, string> = {
   command: (command) => command,
   parse: (stdout) => stdout.trim(),
 };
+
+export interface Memory {
+  memTotalKb: number;
+  swapTotalKb: number;
+}
+
+/** Total RAM and swap from /proc/meminfo. */
+export const memory: Fact<Memory> = {
+  name: "memory",
+  command: () => `grep -E '^(MemTotal|SwapTotal):' /proc/meminfo`,
+  parse(stdout) {
+    const v = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(stdout)?.[1] ?? 0);
+    return { memTotalKb: v("MemTotal"), swapTotalKb: v("SwapTotal") };
+  },
+};
+
+/** Container technology the host runs in ("" on a VM or bare metal): nspawn, lxc, docker... */
+export const containerVirt: Fact<string> = {
+  name: "virt.container",
+  command: () => `systemd-detect-virt --container 2>/dev/null || true`,
+  parse: (stdout) => {
+    const v = stdout.trim();
+    return v === "none" ? "" : v;
+  },
+};
