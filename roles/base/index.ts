@@ -6,7 +6,7 @@
 import { fileStat } from "../../lib/facts/files.js";
 import { commandStatus, containerVirt, memory } from "../../lib/facts/system.js";
 import { ref } from "../../lib/facts/types.js";
-import { apt, command, file, lineInFile, systemd } from "../../lib/operations/index.js";
+import { apt, command, directory, file, lineInFile, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { baseDefaults } from "./defaults.js";
@@ -90,6 +90,7 @@ export const base = defineRole<BaseVars>({
         action: systemd.service({ name: t, masked: false, enabled: true, running: true }),
         when: v.base_unattended_upgrades,
       })),
+      { title: "Create /etc/systemd/journald.conf.d", action: directory({ path: "/etc/systemd/journald.conf.d" }) },
       {
         title: "Cap the journal's size",
         action: file({ path: "/etc/systemd/journald.conf.d/50-mailstead.conf", content: ctx.template("journald.conf") }),
