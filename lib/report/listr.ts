@@ -80,7 +80,7 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors, showD
           },
         },
       ],
-      { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: true, persistentOutput: true } },
+      { concurrent: false, exitOnError: false, rendererOptions: { collapseSubtasks: false, persistentOutput: true } },
     );
   };
 
