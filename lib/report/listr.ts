@@ -75,8 +75,9 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors, showD
           task: async (_: unknown, t: Task) => {
             const end = await get<RoleEnd>(key("roleEnd", host, role)).promise;
             if ("notRun" in end || end.extra.length === 0) return t.skip("handlers and verify (none)");
-            t.output = end.extra.map((r) => formatStep(r, c)).join("\n");
-            if (end.extra.some((r) => r.status === "failed")) throw new Error(t.output);
+            t.title = end.extra.map((r) => `${r.kind === "handler" ? "handler: " : ""}${r.title} ${r.status}`).join("; ");
+            const failed = end.extra.filter((r) => r.status === "failed");
+            if (failed.length) throw new Error(failed.map((r) => formatStep(r, c)).join("\n"));
           },
         },
       ],
