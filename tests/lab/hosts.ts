@@ -1,0 +1,61 @@
+/**
+ * The lab's fixed host table. Add a host by adding a row: the rest of the lab
+ * (VMs, DNS A/PTR/MX records, ACME update ACL, inventory, known_hosts) follows.
+ *
+ * Addresses must stay inside LAB_NET (198.51.100.0/24, TEST-NET-2); .1 is the host side
+ * of the bridge (DNS, apt proxy, ACME server).
+ */
+export type LabOs = "bookworm" | "trixie";
+export const ALL_OS: readonly LabOs[] = ["bookworm", "trixie"];
+
+export interface HostDef {
+  /** VM name, hostname and inventory name. */
+  name: string;
+  /** IPv4 address on the lab bridge. */
+  address: string;
+  os: LabOs;
+  /** DNS zone the host lives in; fqdn = name.domain. */
+  domain: string;
+  /** Inventory group. `mail` hosts also get the domain's MX record. */
+  group: "mail" | "clients";
+}
+
+export const LAB_NET = {
+  bridge: "labbr0",
+  /** Host side of the bridge: DNS, apt-cacher-ng, Pebble. */
+  address: "198.51.100.1",
+  prefix: 24,
+  cidr: "198.51.100.0/24",
+  reverseZone: "100.51.198.in-addr.arpa",
+} as const;
+
+export const HOSTS: readonly HostDef[] = [
+  // mail host for example.test: the server mailstead provisions.
+  { name: "mx1", address: "198.51.100.10", os: "bookworm", domain: "example.test", group: "mail" },
+  // "the rest of the internet": a second mail domain, on the other Debian release.
+  { name: "mx2", address: "198.51.100.20", os: "trixie", domain: "example.net", group: "mail" },
+  // a client / attacker machine with no mail role.
+  { name: "outsider", address: "198.51.100.30", os: "bookworm", domain: "example.net", group: "clients" },
+];
+
+/** Zones served by the lab DNS: every host domain, plus the reverse zone. */
+export function labZones(hosts: readonly HostDef[] = HOSTS): string[] {
+  const domains = [...new Set(hosts.map((h) => h.domain))];
+  return [...domains, LAB_NET.reverseZone];
+}
+
+export function fqdn(h: HostDef): string {
+  return `${h.name}.${h.domain}`;
+}
+
+export function findHost(name: string): HostDef {
+  const h = HOSTS.find((x) => x.name === name);
+  if (!h) throw new Error(`unknown lab host "${name}" (known: ${HOSTS.map((x) => x.name).join(", ")})`);
+  return h;
+}
+
+/** Hosts selected by `--os` (all when the filter is empty). */
+export function selectHosts(os: readonly LabOs[] | undefined): HostDef[] {
+  if (!os || os.length === 0) return [...HOSTS];
+  return HOSTS.filter((h) => os.includes(h.os));
+}

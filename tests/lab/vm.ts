@@ -1,0 +1,260 @@
+/**
+ * VMs: systemd-nspawn containers booting systemd as PID 1 on the lab bridge, each a fresh
+ * `cp -a` copy of a cached base image, personalised like a cloud image, and started inside
+ * its own child memory cgroup (memory hierarchy remounted rw inside) so per-service memory
+ * accounting works (see the recipe, §5).
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { $, LabError, pidAlive, sleep, spawnDaemon, tail, waitFor } from "./util.ts";
+import { ensureDir, paths, type RunState } from "./state.ts";
+import { LAB_NET, fqdn, type HostDef } from "./hosts.ts";
+import { LOGIN_USER, imagePath, removeTree } from "./images.ts";
+
+const NSPAWN = "systemd-nspawn";
+
+export function rootfsPath(name: string): string {
+  return join(paths.vms, name);
+}
+
+export function consolePath(name: string): string {
+  return join(paths.logs, `${name}.console`);
+}
+
+/** Lab SSH key (ed25519, no passphrase), made once per state dir. */
+export async function ensureSshKey(): Promise<string> {
+  ensureDir(paths.state);
+  if (!existsSync(paths.sshKey)) await $`ssh-keygen -q -t ed25519 -N ${""} -C mailstead-lab -f ${paths.sshKey}`;
+  chmodSync(paths.sshKey, 0o600);
+  return paths.sshKey;
+}
+
+/** The memory cgroup the lab's VMs live under: <our own memory cgroup>/mailstead-lab. */
+export function memcgParent(): string {
+  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.split(":")[1] === "memory");
+  if (!line) throw new LabError("no cgroup v1 memory controller in /proc/self/cgroup: per-VM memory cgroups need it");
+  const rel = line.split(":").slice(2).join(":");
+  return join("/sys/fs/cgroup/memory", rel, "mailstead-lab");
+}
+
+function idsOf(root: string, user: string): { uid: number; gid: number } {
+  const row = readFileSync(join(root, "etc/passwd"), "utf8").split("\n").find((l) => l.startsWith(`${user}:`));
+  const f = row?.split(":");
+  if (!f || f.length < 4) throw new LabError(`user ${user} missing from ${root}/etc/passwd (broken image?)`);
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+function writeIn(root: string, rel: string, content: string, mode = 0o644): void {
+  const f = join(root, rel);
+  mkdirSync(join(f, ".."), { recursive: true });
+  try {
+    if (lstatSync(f).isSymbolicLink()) unlinkSync(f);
+  } catch {
+    /* absent */
+  }
+  writeFileSync(f, content, { mode });
+  chmodSync(f, mode);
+}
+
+/** Fresh copy of the image, with this VM's own identity (hostname, machine-id, host keys, address). */
+export async function prepareRootfs(h: HostDef): Promise<string> {
+  const root = rootfsPath(h.name);
+  await removeTree(root);
+  ensureDir(paths.vms);
+  await $`cp -a --reflink=auto ${imagePath(h.os)} ${root}`;
+  writeIn(root, "etc/hostname", `${h.name}\n`);
+  writeIn(root, "etc/hosts", `127.0.0.1\tlocalhost\n${h.address}\t${fqdn(h)} ${h.name}\n\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  writeIn(root, "etc/mailname", `${fqdn(h)}\n`);
+  // own machine-id (otherwise every clone would share one)
+  writeIn(root, "etc/machine-id", `${randomBytes(16).toString("hex")}\n`, 0o444);
+  // own SSH host keys
+  await $`sh -c ${'rm -f "$0"/etc/ssh/ssh_host_*'} ${root}`;
+  await $`ssh-keygen -A -f ${root}`;
+  // login: key only
+  const { uid, gid } = idsOf(root, LOGIN_USER);
+  const sshDir = join(root, "home", LOGIN_USER, ".ssh");
+  mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+  writeIn(root, `home/${LOGIN_USER}/.ssh/authorized_keys`, readFileSync(`${paths.sshKey}.pub`, "utf8"), 0o600);
+  chownSync(sshDir, uid, gid);
+  chownSync(join(sshDir, "authorized_keys"), uid, gid);
+  // static address with systemd-networkd; the prefix must sort before 80-container-host0.network
+  writeIn(
+    root,
+    "etc/systemd/network/10-lab.network",
+    `# mailstead lab\n[Match]\nName=host0\n\n[Network]\nAddress=${h.address}/${LAB_NET.prefix}\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`,
+  );
+  // the lab DNS, no default route anywhere
+  writeIn(root, "etc/resolv.conf", `# mailstead lab DNS\nnameserver ${LAB_NET.address}\nsearch ${h.domain}\n`);
+  return root;
+}
+
+/** Boot the VM in its own memory cgroup; returns the systemd-nspawn PID. */
+export function startVm(h: HostDef, run: RunState): number {
+  const parent = memcgParent();
+  const memcg = join(parent, h.name);
+  mkdirSync(memcg, { recursive: true });
+  run.memcgParent = parent;
+  const consoleFile = consolePath(h.name);
+  ensureDir(paths.logs);
+  writeFileSync(consoleFile, "");
+  const script = 'echo $$ > "$0/cgroup.procs" && exec systemd-nspawn "$@"';
+  const pid = spawnDaemon(
+    "bash",
+    [
+      "-c", script, memcg,
+      "-D", rootfsPath(h.name),
+      `--network-bridge=${LAB_NET.bridge}`,
+      "--register=no", "--keep-unit",
+      "-M", h.name,
+      "--kill-signal=SIGRTMIN+3",
+      "--console=read-only",
+      "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+      "/bin/sh", "-c",
+      // cgroup v1 controllers are mounted read-only by nspawn: make memory writable so the VM's
+      // systemd makes per-service memory cgroups. systemd >= 256 (trixie) refuses cgroup v1 unless
+      // forced; in a container it reads these switches from its own command line.
+      "mount -o remount,bind,rw /sys/fs/cgroup/memory; exec /lib/systemd/systemd systemd.unified_cgroup_hierarchy=0 SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1",
+    ],
+    consoleFile,
+  );
+  run.vms[h.name] = { pid, memcg, rootfs: rootfsPath(h.name), console: consoleFile, os: h.os, startedAt: new Date().toISOString() };
+  return pid;
+}
+
+export function sshArgs(h: { address: string }, extra: string[] = []): string[] {
+  return [
+    "-i", paths.sshKey,
+    "-o", `UserKnownHostsFile=${paths.knownHosts}`,
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=3",
+    "-o", "LogLevel=ERROR",
+    ...extra,
+    `${LOGIN_USER}@${h.address}`,
+  ];
+}
+
+/** Run a command in a VM as the login user (use `sudo` in it for root). */
+export async function sshRun(h: { address: string }, command: string, opts: { nothrow?: boolean; input?: string; timeoutMs?: number } = {}) {
+  return $({ nothrow: opts.nothrow ?? false, input: opts.input, timeout: opts.timeoutMs ?? 120_000 })`ssh ${sshArgs(h)} ${command}`;
+}
+
+/** Wait for SSH, then for systemd to finish booting (running or degraded). */
+export async function waitReady(h: HostDef, run: RunState, timeoutMs = 90_000): Promise<{ sshSeconds: number; state: string; failed: string }> {
+  const t0 = performance.now();
+  const vm = run.vms[h.name];
+  const detail = () => `tail of ${consolePath(h.name)}:\n${tail(consolePath(h.name), 25)}`;
+  await waitFor(`SSH on ${h.name} (${h.address})`, timeoutMs, async () => {
+    if (vm && !pidAlive(vm.pid)) throw new LabError(`${h.name}: systemd-nspawn (pid ${vm.pid}) exited during boot\n${detail()}`);
+    const r = await $({ nothrow: true, timeout: 5000 })`ssh ${sshArgs(h)} true`;
+    return r.exitCode === 0;
+  }, { detail });
+  const sshSeconds = (performance.now() - t0) / 1000;
+  const left = Math.max(10, Math.round((timeoutMs - (performance.now() - t0)) / 1000));
+  const r = await sshRun(h, `timeout ${left} systemctl is-system-running --wait`, { nothrow: true, timeoutMs: (left + 5) * 1000 });
+  const state = r.stdout.trim();
+  if (state !== "running" && state !== "degraded") {
+    throw new LabError(`${h.name}: systemd did not finish booting (is-system-running: "${state || r.stderr.trim()}")\n${detail()}`);
+  }
+  let failed = "";
+  if (state === "degraded") failed = (await sshRun(h, "systemctl --failed --no-legend --plain", { nothrow: true })).stdout.trim();
+  return { sshSeconds, state, failed };
+}
+
+/** Remove a memory cgroup and everything below it, deepest first. */
+async function removeCgroup(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  const all: string[] = [];
+  const walk = (d: string) => {
+    all.push(d);
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+  };
+  walk(dir);
+  all.sort((a, b) => b.split("/").length - a.split("/").length);
+  for (const d of all) {
+    for (let i = 0; ; i++) {
+      try {
+        rmdirSync(d);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") break;
+        if (i >= 50) throw new LabError(`cannot remove memory cgroup ${d}: ${(e as Error).message}`);
+        await sleep(100);
+      }
+    }
+  }
+}
+
+/** PIDs in a memory cgroup and all its children (the VM's processes: they are all ours). */
+function cgroupPids(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (d: string) => {
+    try {
+      for (const l of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n")) if (l.trim()) pids.push(Number(l));
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+    } catch {
+      /* vanished */
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return pids;
+}
+
+/**
+ * Orderly halt: SIGTERM to nspawn, which sends SIGRTMIN+3 to the VM's systemd. Once the VM
+ * reports "Reached target halt.target" (every unit stopped) or after the grace time, SIGKILL
+ * what is left in the VM's memory cgroup (trixie's systemd on this cgroup-v1 host never leaves
+ * the final stage by itself).
+ */
+async function haltVm(vm: RunState["vms"][string], graceMs: number): Promise<"gone" | "stopped" | "killed"> {
+  if (!pidAlive(vm.pid, NSPAWN)) {
+    if (cgroupPids(vm.memcg).length === 0) return "gone";
+  } else {
+    const offset = existsSync(vm.console) ? readFileSync(vm.console).length : 0;
+    try {
+      process.kill(vm.pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+    const deadline = Date.now() + graceMs;
+    let haltedAt = 0;
+    while (Date.now() < deadline && pidAlive(vm.pid)) {
+      if (!haltedAt && existsSync(vm.console) && readFileSync(vm.console).subarray(offset).includes("Reached target halt.target")) haltedAt = Date.now();
+      if (haltedAt && Date.now() - haltedAt > 1500) break;
+      await sleep(100);
+    }
+    if (!pidAlive(vm.pid) && cgroupPids(vm.memcg).length === 0) return "stopped";
+  }
+  for (let i = 0; i < 50; i++) {
+    const pids = cgroupPids(vm.memcg);
+    if (pidAlive(vm.pid)) pids.push(vm.pid);
+    if (pids.length === 0) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    await sleep(100);
+  }
+  return "killed";
+}
+
+/** Stop a VM (orderly, bounded), remove its memory cgroups deepest first, delete its root filesystem. */
+export async function stopVm(name: string, run: RunState, opts: { keepRootfs?: boolean; graceMs?: number } = {}): Promise<string> {
+  const vm = run.vms[name];
+  const how = vm ? await haltVm(vm, opts.graceMs ?? 20_000) : "gone";
+  if (vm?.memcg) await removeCgroup(vm.memcg);
+  if (!opts.keepRootfs) await removeTree(vm?.rootfs ?? rootfsPath(name));
+  delete run.vms[name];
+  return how;
+}
+
+export function vmAlive(name: string, run: RunState): boolean {
+  return pidAlive(run.vms[name]?.pid, NSPAWN);
+}
+
+export { removeCgroup };
