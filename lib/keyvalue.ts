@@ -63,25 +63,42 @@ export function editConf(
   let depth = 0;
   let skippingContinuation = false;
 
-  for (const line of lines) {
-    if (skippingContinuation) {
-      if (/^\s/.test(line) && line.trim() !== "") {
-        // continuation of a setting we replaced or commented out
-        if (o.continuation) {
-          const last = out[out.length - 1] ?? "";
-          if (last.startsWith(o.comment)) out.push(`${o.comment}${line}`);
-          continue;
-        }
-      }
-      skippingContinuation = false;
+  const isContinuation = (l: string | undefined) => l !== undefined && /^\s/.test(l) && l.trim() !== "";
+  /** Postfix ignores blank and comment lines inside a multi-line setting: is another continuation line ahead? */
+  const continuesLater = (from: number) => {
+    for (let j = from; j < lines.length; j++) {
+      const l = lines[j]!;
+      if (l.trim() === "" || l.trimStart().startsWith(o.comment)) continue;
+      return isContinuation(l);
     }
+    return false;
+  };
+
+  for (let idx = 0; idx < lines.length; idx++) {
+    const line = lines[idx]!;
+    if (skippingContinuation && o.continuation) {
+      const last = out[out.length - 1] ?? "";
+      const commentedOut = last.startsWith(o.comment);
+      if (isContinuation(line)) {
+        // a continuation of a setting we replaced (dropped) or commented out (commented too)
+        if (commentedOut) out.push(`${o.comment}${line}`);
+        continue;
+      }
+      if ((line.trim() === "" || line.trimStart().startsWith(o.comment)) && continuesLater(idx + 1)) {
+        if (commentedOut) out.push(line);
+        continue;
+      }
+    }
+    skippingContinuation = false;
     const parsed = depth === 0 ? parseLine(line, o) : null;
     if (o.sections) {
-      const code = line.split(o.comment)[0] ?? "";
-      depth += (code.match(/{/g) ?? []).length - (code.match(/}/g) ?? []).length;
+      // Dovecot: %{variable} in values is not a block; a block opens at a line ending in "{".
+      const code = (line.split(o.comment)[0] ?? "").replace(/%\{[^}]*\}/g, "");
+      const opens = (code.match(/{/g) ?? []).length;
+      depth += opens - (code.match(/}/g) ?? []).length;
       if (depth < 0) depth = 0;
       // a line that opens a block is not a setting
-      if (parsed && code.includes("{")) {
+      if (parsed && opens > 0) {
         out.push(line);
         continue;
       }

@@ -9,7 +9,8 @@ export const debPackages: Fact<Record<string, string>> = {
     const out: Record<string, string> = {};
     for (const line of stdout.split("\n")) {
       const [status, name, version] = line.split("\t");
-      if (!name || !version || !status?.startsWith("ii")) continue;
+      // Second letter of the abbreviated status: "i" = installed (ii, hi = held).
+      if (!name || !version || status?.[1] !== "i") continue;
       out[name] = version;
     }
     return out;

@@ -98,8 +98,8 @@ export const listeningSockets: Fact<ListeningSocket[]> = {
       if (!proto) continue;
       const local = f[4]!;
       const i = local.lastIndexOf(":");
-      let address = local.slice(0, i).replace(/^\[|\]$/g, "");
-      address = address.replace(/%\S+$/, ""); // 0.0.0.0%lo → 0.0.0.0
+      // [fe80::1]%eth0 and 0.0.0.0%lo: drop the scope, then the brackets.
+      const address = local.slice(0, i).replace(/%[^\]]*$/, "").replace(/^\[|\]$/g, "");
       const port = Number(local.slice(i + 1));
       const proc = /users:\(\("([^"]+)"/.exec(line)?.[1];
       out.push({ proto, address, port, ...(proc ? { process: proc } : {}) });

@@ -13,6 +13,9 @@ import { LAB_NET, type LabOs } from "./hosts.ts";
 export const IMAGE_PACKAGES = [
   "systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "python3",
   "ca-certificates", "sudo", "curl", "iputils-ping", "procps", "less",
+  // As on cloud images: SSH logins get a systemd user session (not ssh.service's cgroup),
+  // so restarting sshd during an upgrade never touches the converge's own connection.
+  "libpam-systemd",
 ];
 export const LOGIN_USER = "debian";
 const STAMP = ".mailstead-image.json";
@@ -168,9 +171,11 @@ export async function ensureImage(os: LabOs, opts: { rebuild?: boolean; maxAgeDa
   await cleanStaleBuilds(os);
   const stamp = readStamp(os);
   const maxAge = (opts.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS) * 86_400_000;
-  const fresh = stamp && Date.now() - Date.parse(stamp.builtAt) < maxAge;
+  const samePackages = stamp && JSON.stringify(stamp.packages) === JSON.stringify(IMAGE_PACKAGES);
+  const fresh = stamp && samePackages && Date.now() - Date.parse(stamp.builtAt) < maxAge;
   if (fresh && !opts.rebuild) return { os, path: imagePath(os), built: false, seconds: (performance.now() - t) / 1000 };
-  if (stamp && !opts.rebuild) log(`${os} image built ${stamp.builtAt} is older than ${opts.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS} days: rebuilding`);
+  if (stamp && !samePackages && !opts.rebuild) log(`${os} image was built with other packages: rebuilding`);
+  else if (stamp && !opts.rebuild) log(`${os} image built ${stamp.builtAt} is older than ${opts.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS} days: rebuilding`);
   await build(os, hostMirrors());
   return { os, path: imagePath(os), built: true, seconds: (performance.now() - t) / 1000 };
 }
