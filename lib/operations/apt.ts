@@ -107,7 +107,11 @@ export function debconf(args: DebconfArgs): Action {
     facts: [current],
     plan(f) {
       const have = f.get(current);
-      const differs = Object.entries(args.questions).filter(([q, [, v]]) => have[q] !== v);
+      // debconf-show prints "(password omitted)" for password answers: those can only be
+      // compared for presence, so a password question is set when it has no answer yet.
+      const differs = Object.entries(args.questions).filter(([q, [type, v]]) =>
+        type === "password" ? have[q] === undefined || have[q] === "" : have[q] !== v,
+      );
       if (!differs.length) return { commands: [], reasons: [] };
       const lines = differs.map(([q, [type, v]]) => `${args.package} ${q} ${type} ${v}`).join("\n") + "\n";
       return { commands: [{ run: "debconf-set-selections", stdin: lines }], reasons: differs.map(([q]) => `${q} differs`) };

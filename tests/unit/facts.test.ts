@@ -204,7 +204,7 @@ describe("debian12 local-only captures", () => {
   });
 
   // ss prints a scoped IPv6 address as `[fe80::…]%eth0:port` (scope after the bracket).
-  // LIB BUG (lib/facts/system.ts:101-102): the brackets are stripped before the scope,
+  // Regression test, fixed (was lib/facts/system.ts:101-102): the brackets are stripped before the scope,
   // and `\]$` does not match when `%eth0` follows, so the address comes out as "fe80::fc:ff:fe00:1]".
   it("net.listening: scoped link-local IPv6 address loses its scope and brackets", () => {
     expect(sockets()).toContainEqual({ proto: "tcp", address: "fe80::fc:ff:fe00:1", port: 18084, process: "python3" });
@@ -218,7 +218,7 @@ describe("parsers on edge inputs", () => {
   });
 
   // `${db:Status-Abbrev}` is desired-action + status + error flag: a held package
-  // (`apt-mark hold`) is "hi ", fully installed. LIB BUG (lib/facts/packages.ts:12):
+  // (`apt-mark hold`) is "hi ", fully installed. Regression test, fixed (was lib/facts/packages.ts:12):
   // `status.startsWith("ii")` drops it, so apt.packages re-runs `apt-get install` for a
   // held package on every run (never converges) and never removes it when absent.
   it("deb.packages counts a held (hi) package as installed", () => {

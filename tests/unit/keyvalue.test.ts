@@ -82,7 +82,7 @@ describe("postfix main.cf (Debian's generated file)", () => {
 
   // postconf(5): "Empty lines and whitespace-only lines are ignored, as are lines whose first
   // non-whitespace character is a '#'. A line that starts with whitespace continues a logical line."
-  // LIB BUG (lib/keyvalue.ts:67-77): continuation skipping stops at a `#` line or a blank line, so
+  // Regression test, fixed (was lib/keyvalue.ts:67-77): continuation skipping stops at a `#` line or a blank line, so
   // an indented line after it is left active and Postfix appends it to the new value. Checked with
   // Debian's own postconf 3.7.11 (`postconf -c DIR -n`) on the editor's output:
   //   smtpd_recipient_restrictions = permit_mynetworks reject_unauth_destination
@@ -144,7 +144,7 @@ describe("dovecot (sections)", () => {
 
 describe("dovecot %{variable} values (sections)", () => {
   // Dovecot values use %{...} variables (the only syntax in Dovecot 2.4, Debian 13's version).
-  // LIB BUG (lib/keyvalue.ts:80-86): any line whose code contains "{" is taken for a block opener
+  // Regression test, fixed (was lib/keyvalue.ts:80-86): any line whose code contains "{" is taken for a block opener
   // and never edited, so a top-level `mail_home = /srv/mail/%{user}` is kept and the wanted value
   // appended; since the appended line also contains "{", each run appends it again (never converges).
   const text = "mail_home = /srv/mail/%{user}\nprotocols = imap\n";

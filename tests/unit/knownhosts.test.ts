@@ -67,7 +67,7 @@ describe("verifyHostKey", () => {
     expect(verifyHostKey(e, "mx1.example.test", blob(ED1))).toEqual({ kind: "unknown" });
   });
 
-  // LIB BUG (lib/transport/knownhosts.ts:38): globToRegExp does not escape `[` and `]`,
+  // Regression test, fixed (was lib/transport/knownhosts.ts:38): globToRegExp does not escape `[` and `]`,
   // so the plain pattern `[mx1.example.test]:2222` becomes the regex character class
   // `^[mx1\.example\.test]:2222$`, which matches e.g. "m:2222" and never "[mx1.example.test]:2222".
   // Every plain (unhashed) entry for a non-22 port is reported unknown — including the
