@@ -231,7 +231,8 @@ class HostRun {
         commands: shown(plan),
         reasons: plan.reasons,
         ...(diff ? { diff } : {}),
-        ...(plan.nonIdempotent ? { nonIdempotent: true } : {}),
+        // A handler runs only when notified, so an unguarded command is expected there.
+        ...(plan.nonIdempotent && kind === "step" ? { nonIdempotent: true } : {}),
       });
       return true;
     } catch (e) {
