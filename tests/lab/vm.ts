@@ -78,6 +78,9 @@ export async function prepareRootfs(h: HostDef): Promise<string> {
   writeIn(root, `home/${LOGIN_USER}/.ssh/authorized_keys`, readFileSync(`${paths.sshKey}.pub`, "utf8"), 0o600);
   chownSync(sshDir, uid, gid);
   chownSync(join(sshDir, "authorized_keys"), uid, gid);
+  // Keep the login user's systemd manager running (lingering): otherwise every SSH login
+  // waits for user@.service to start, and back-to-back logins race its 10 s stop delay.
+  writeIn(root, `var/lib/systemd/linger/${LOGIN_USER}`, "", 0o644);
   // static address with systemd-networkd; the prefix must sort before 80-container-host0.network
   writeIn(
     root,

@@ -1,0 +1,61 @@
+/**
+ * The lab's lifecycle promises, run last by `npm test` (after the e2e suite):
+ * `down` leaves no process, bridge, VM root or memory cgroup behind, and a
+ * warm `up` (images cached) brings everything back in under 30 s.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { down, ensureLab, status, up } from "../lab/index.js";
+import { readRunState, type RunState } from "../lab/state.js";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // a zombie holds nothing: it is as good as gone
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+function linkExists(name: string): boolean {
+  try {
+    execFileSync("ip", ["link", "show", name], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("lab lifecycle", () => {
+  it("down removes every process, the bridge, VM roots and cgroups it created; a warm up is under 30 s", async () => {
+    await ensureLab();
+    const before: RunState = readRunState();
+    const pids = [before.aptCacherNg?.pid, before.knot?.pid, before.pebble?.pid, ...Object.values(before.vms).map((v) => v.pid)].filter(
+      (p): p is number => typeof p === "number",
+    );
+    expect(pids.length).toBeGreaterThanOrEqual(6);
+    const memcgs = Object.values(before.vms).map((v) => v.memcg);
+    const roots = Object.values(before.vms).map((v) => v.rootfs);
+
+    await down();
+    expect(pids.filter(alive)).toEqual([]);
+    expect(linkExists(before.bridge?.name ?? "labbr0")).toBe(false);
+    expect(memcgs.filter((p) => existsSync(p))).toEqual([]);
+    if (before.memcgParent) expect(existsSync(before.memcgParent)).toBe(false);
+    expect(roots.filter((p) => existsSync(p))).toEqual([]);
+    expect(status().up).toBe(false);
+
+    const t0 = performance.now();
+    await up();
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`warm lab up: ${seconds.toFixed(1)} s`);
+    expect(status().up).toBe(true);
+    expect(seconds).toBeLessThan(30);
+  });
+});
