@@ -3,6 +3,8 @@
  * codes: 0 every host converged, 1 a step failed on some host, 2 bad input
  * (flags, inventory, secrets) found before any host was touched.
  */
+import { accessSync, constants } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { closest } from "fastest-levenshtein";
 import { Host } from "./host.js";
@@ -76,6 +78,16 @@ export function parseSiteArgs(argv: string[], name = "site"): SiteOptions {
     }
     throw e;
   }
+  const o0 = program.opts<{ json?: string }>();
+  if (o0.json) {
+    // Fail now, before any host is touched, not after the run when the report would be lost.
+    const dir = dirname(resolve(o0.json));
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new UsageError(`--json ${o0.json}: cannot write into ${dir} (does the directory exist?)`);
+    }
+  }
   const o = program.opts<{ inventory: string; check: boolean; diff: boolean; limit?: string; tags?: string; json?: string; acceptNewHostKeys: boolean; forks: number; verify: boolean }>();
   return {
     inventory: o.inventory,
@@ -141,7 +153,7 @@ export async function runPlaybook(
     let events: RunnerEvents;
     let done: Promise<void> = Promise.resolve();
     if (useListr) {
-      const r = listrReporter(hosts.map((h) => h.name), roles.map((r) => r.name), c, opts.diff);
+      const r = listrReporter(hosts.map((h) => h.name), roles.map((r) => r.name), c);
       events = r.events;
       done = r.done;
     } else {
@@ -162,7 +174,13 @@ export async function runPlaybook(
     }
     io.out("");
     for (const l of recapLines(outcome.summaries, c)) io.out(l);
-    if (opts.json) writeJsonReport(opts.json, jsonReport(outcome, { startedAt, check: opts.check }));
+    if (opts.json) {
+      try {
+        writeJsonReport(opts.json, jsonReport(outcome, { startedAt, check: opts.check }));
+      } catch (e) {
+        throw new MailsteadError(`--json ${opts.json}: cannot write the report: ${(e as Error).message}`);
+      }
+    }
     return outcome.summaries.some((s) => s.failed > 0) ? 1 : 0;
   } catch (e) {
     if (e instanceof HelpShown) return 0;

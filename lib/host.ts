@@ -3,7 +3,7 @@
  * are gathered in batches (one round trip for many) and dropped after any
  * change, so later steps plan against fresh state.
  */
-import { CommandError, MailsteadError } from "./errors.js";
+import { CommandError, MailsteadError, TimeoutError } from "./errors.js";
 import { batchScript, newNonce, splitBatch } from "./facts/batch.js";
 import type { FactReader, FactRef } from "./facts/types.js";
 import type { Command } from "./operations/types.js";
@@ -34,6 +34,11 @@ export class Host implements FactReader {
     }
     const parts = splitBatch(res.stdout, list.length, nonce);
     list.forEach((r, i) => {
+      // Every fact prints a marker for "absent"; a failing fact command means we cannot
+      // know the state, and planning on an empty output would do harm.
+      if (parts[i]!.code !== 0) {
+        throw new CommandError(`<fact ${r.key}>`, parts[i]!.code, parts[i]!.stdout, res.stderr, this.name);
+      }
       try {
         this.cache.set(r.key, r.fact.parse(parts[i]!.stdout, r.args as never));
       } catch (e) {
@@ -68,8 +73,15 @@ export class Host implements FactReader {
 
   /** Run a planned command; a non-zero exit throws CommandError. */
   async exec(c: Command): Promise<RunResult> {
-    const r = await this.transport.run(c.run, { stdin: c.stdin, timeoutMs: c.timeoutMs });
-    if (r.code !== 0) throw new CommandError(c.sensitive ? "<sensitive command>" : c.run, r.code, r.stdout, r.stderr, this.name);
+    const shown = c.sensitive ? "<sensitive command>" : c.run;
+    let r: RunResult;
+    try {
+      r = await this.transport.run(c.run, { stdin: c.stdin, timeoutMs: c.timeoutMs });
+    } catch (e) {
+      if (e instanceof TimeoutError) throw new CommandError(shown, null, "", e.message, this.name);
+      throw e;
+    }
+    if (r.code !== 0) throw new CommandError(shown, r.code, r.stdout, r.stderr, this.name);
     return r;
   }
 }

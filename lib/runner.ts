@@ -99,6 +99,8 @@ class HostRun {
   private emit(r: StepResult): StepResult {
     const red: StepResult = {
       ...r,
+      title: this.redact(r.title),
+      reasons: r.reasons.map((x) => this.redact(x)),
       commands: r.commands.map((c) => this.redact(c)),
       ...(r.diff ? { diff: this.redact(r.diff) } : {}),
       ...(r.error
@@ -150,7 +152,8 @@ class HostRun {
         if (!handlers.some((h) => h.name === n)) throw new MailsteadError(`role ${role.name}: step "${s.title}" notifies unknown handler "${n}"`);
       }
     }
-    this.opts.events?.roleStart?.(this.host.name, role.name, steps.map((s) => s.title));
+    // Reporters get one title per result they will receive (a flush yields none of its own).
+    this.opts.events?.roleStart?.(this.host.name, role.name, steps.filter((s) => !isFlush(s)).map((s) => s.title));
     const notified = new Set<string>();
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
@@ -204,6 +207,7 @@ class HostRun {
     try {
       await this.host.gather(facts);
       plan = (step.action as Action).plan(this.host);
+      if (plan.error) throw new MailsteadError(plan.error);
       if (plan.commands.length === 0) {
         this.emit({ ...base, status: "ok", durationMs: ms(), commands: [], reasons: [] });
         return false;

@@ -13,6 +13,7 @@
  * Every value loaded goes into a {@link Redactor} so reporters can mask it.
  */
 import { statSync } from "node:fs";
+import { quote } from "./shell.js";
 import type { Settings } from "./defaults.js";
 import type { InventoryProblem } from "./errors.js";
 import type { JSONSchemaType } from "./jsonschema.js";
@@ -33,7 +34,9 @@ export class Redactor {
   add(value: unknown): void {
     if (typeof value !== "string" && typeof value !== "number") return;
     const s = String(value);
-    if (s.length >= Redactor.MIN_LENGTH) this.values.add(s);
+    if (s.length < Redactor.MIN_LENGTH) return;
+    // Also the forms a secret takes once embedded in a shell command or JSON text.
+    for (const form of [s, s.replace(/'/g, `'\\''`), JSON.stringify(s).slice(1, -1)]) this.values.add(form);
   }
 
   /** `text` with every occurrence of every secret replaced by `***` (longest secrets first). */
@@ -161,7 +164,7 @@ function checkMode(file: string, readPath: string): InventoryProblem[] {
     file,
     path: "",
     message: `secrets file is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")})`,
-    fix: `run \`chmod 600 ${shellQuote(file)}\``,
+    fix: `run \`chmod 600 ${quote(file)}\``,
   }];
 }
 
@@ -185,9 +188,6 @@ function exists(p: string): boolean {
   }
 }
 
-function shellQuote(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** `v` if it is a plain mapping, else `{}`. */
 export function asRecord(v: unknown): Record<string, unknown> {

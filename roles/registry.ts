@@ -6,9 +6,14 @@ import type { Settings } from "../lib/defaults.js";
 import type { Role } from "../lib/role.js";
 import { base } from "./base/index.js";
 import { motd } from "./motd/index.js";
+import { tls } from "./tls/index.js";
+import { mailbox } from "./mailbox/index.js";
+import { relay } from "./relay/index.js";
+import { postfix } from "./postfix/index.js";
+import { dovecot } from "./dovecot/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [base, motd];
+export const siteRoles: Role[] = [base, tls, mailbox, relay, postfix, dovecot, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -9,7 +9,8 @@ export function batchScript(refs: FactRef[], nonce: string): string {
   return refs
     .map(
       (r, i) =>
-        `printf '%s\\n' '@@${nonce} ${i} begin'; ( ${r.fact.command(r.args as never)} ) </dev/null 2>/dev/null; ` +
+        // The command sits on lines of its own, so a trailing `# comment` cannot swallow the `)`.
+        `printf '%s\\n' '@@${nonce} ${i} begin'; (\n${r.fact.command(r.args as never)}\n) </dev/null; ` +
         `printf '\\n%s %s\\n' '@@${nonce} ${i} end' "$?"`,
     )
     .join("\n");

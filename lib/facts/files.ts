@@ -65,6 +65,10 @@ export const fileContent: Fact<string | null, string> = {
     const nl = stdout.indexOf("\n");
     const head = nl < 0 ? stdout : stdout.slice(0, nl);
     if (head !== "present") return null;
-    return Buffer.from(stdout.slice(nl + 1).trim(), "base64").toString("utf8");
+    const raw = Buffer.from(stdout.slice(nl + 1).trim(), "base64");
+    const text = raw.toString("utf8");
+    // Editing a file that is not UTF-8 would corrupt the lines we do not own: refuse.
+    if (!Buffer.from(text, "utf8").equals(raw)) throw new Error("the file is not valid UTF-8; refusing to edit it");
+    return text;
   },
 };

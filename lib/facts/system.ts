@@ -111,7 +111,7 @@ export const listeningSockets: Fact<ListeningSocket[]> = {
 /** Exit status of a test command (for `unless`/`onlyIf` guards). */
 export const commandStatus: Fact<number, string> = {
   name: "command.status",
-  command: (command) => `( ${command} ) >/dev/null 2>&1; echo $?`,
+  command: (command) => `(\n${command}\n) >/dev/null 2>&1; echo $?`,
   parse: (stdout) => Number(stdout.trim()),
 };
 

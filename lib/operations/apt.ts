@@ -67,6 +67,8 @@ export function packages(args: PackagesArgs): Action {
 export interface UpdateArgs {
   /** Refresh the lists only when older than this (default one hour). */
   maxAgeSeconds?: number;
+  /** Refresh whatever their age (handlers after a sources change). */
+  force?: boolean;
 }
 
 /**
@@ -81,14 +83,15 @@ export function update(args: UpdateArgs = {}): Action {
     facts: [age],
     plan(f) {
       const a = f.get(age);
-      if (a !== null && a <= maxAge) return { commands: [], reasons: [] };
+      if (!args.force && a !== null && a <= maxAge) return { commands: [], reasons: [] };
       const retry =
         `err=$(mktemp); i=0; until LC_ALL=C apt-get update -q 2>"$err"; do rc=$?; i=$((i+1)); ` +
         `if [ $i -ge 10 ] || ! grep -q 'Could not get lock' "$err"; then cat "$err" >&2; rm -f "$err"; exit $rc; fi; sleep 6; done; ` +
         // apt-get update exits 0 when a mirror is unreachable; treat that as a failure.
         `if grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$err"; then cat "$err" >&2; rm -f "$err"; exit 1; fi; ` +
         `rm -f "$err"; touch ${APT_STAMP}`;
-      return { commands: [{ run: retry }], reasons: [a === null ? "lists never refreshed" : `lists are ${a} s old (max ${maxAge})`] };
+      const why = args.force ? "refresh requested" : a === null ? "lists never refreshed" : `lists are ${a} s old (max ${maxAge})`;
+      return { commands: [{ run: retry }], reasons: [why] };
     },
   };
 }

@@ -48,7 +48,7 @@ export function planFile(args: FileArgs, stat: FileStat | null, before?: string 
   const path = args.path;
   if (stat && stat.type !== "file") {
     return {
-      commands: [{ run: `echo ${quote(`${path} exists and is a ${stat.type}, not a file; refusing to replace it`)} >&2; exit 1` }],
+      commands: [], error: `${path} exists and is a ${stat.type}, not a file; refusing to replace it`,
       reasons: [`${path} is a ${stat.type}`],
     };
   }
@@ -69,24 +69,24 @@ export function planFile(args: FileArgs, stat: FileStat | null, before?: string 
     return { commands, reasons };
   }
   const tmp = posix.join(dirname(path), `.${basename(path)}.mailstead-tmp`);
-  const steps: string[] = [
-    `umask 077`,
-    cmd("rm", "-f", tmp),
-    `cat > ${quote(tmp)}`,
-    cmd("chown", `${owner}:${group}`, tmp),
-    cmd("chmod", mode, tmp),
+  const t = quote(tmp);
+  // One script, one line per stage; the EXIT trap removes the temp file whatever fails.
+  const lines: string[] = [
+    `umask 077; trap ${quote(`rm -f ${t}`)} EXIT`,
+    `${and(cmd("rm", "-f", tmp), `cat > ${t}`, cmd("chown", `${owner}:${group}`, tmp), cmd("chmod", mode, tmp))} || exit 1`,
   ];
   if (args.validate) {
-    const v = args.validate.split("%s").join(quote(tmp));
-    steps.push(`{ ${v} ; } >&2 || { rc=$?; rm -f ${quote(tmp)}; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
+    const v = args.validate.split("%s").join(t);
+    // the validator on lines of its own: a trailing `# comment` in it cannot eat the braces
+    lines.push(`{\n${v}\n} >&2 || { rc=$?; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
   }
   if (stat && args.backup !== false) {
     const backup = posix.join(args.backupDir ?? DEFAULT_BACKUP_DIR, path);
-    steps.push(cmd("mkdir", "-p", dirname(backup)), cmd("cp", "-p", path, backup));
+    lines.push(`${and(cmd("mkdir", "-p", dirname(backup)), cmd("cp", "-p", path, backup))} || exit 1`);
   }
-  steps.push(cmd("mv", "-f", tmp, path));
+  lines.push(cmd("mv", "-f", tmp, path));
   return {
-    commands: [{ run: and(...steps), stdin: args.content }],
+    commands: [{ run: lines.join("\n"), stdin: args.content }],
     reasons,
     file: { path, after: args.content, ...(before !== undefined ? { before } : {}), sensitive },
   };
@@ -122,7 +122,7 @@ export function keyValue(args: KeyValueArgs): Action {
       const st = f.get(stat);
       if (current === null && !args.create) {
         return {
-          commands: [{ run: `echo ${quote(`${args.path} does not exist; nothing to edit`)} >&2; exit 1` }],
+          commands: [], error: `${args.path} does not exist; nothing to edit`,
           reasons: ["file is missing"],
         };
       }
@@ -156,12 +156,12 @@ export function directory(args: DirectoryArgs): Action {
       const mode = normMode(args.mode ?? "0755");
       if (args.present === false) {
         if (!st) return { commands: [], reasons: [] };
-        if (st.type !== "directory") return { commands: [{ run: `echo ${quote(`${args.path} is not a directory`)} >&2; exit 1` }], reasons: ["not a directory"] };
+        if (st.type !== "directory") return { commands: [], error: `${args.path} is not a directory`, reasons: ["not a directory"] };
         // rmdir only: never delete a directory's content implicitly.
         return { commands: [{ run: cmd("rmdir", args.path) }], reasons: ["directory exists"] };
       }
       if (st && st.type !== "directory") {
-        return { commands: [{ run: `echo ${quote(`${args.path} exists and is a ${st.type}`)} >&2; exit 1` }], reasons: [`is a ${st.type}`] };
+        return { commands: [], error: `${args.path} exists and is a ${st.type}`, reasons: [`is a ${st.type}`] };
       }
       const commands: Command[] = [];
       const reasons: string[] = [];
@@ -198,12 +198,12 @@ export function symlink(args: SymlinkArgs): Action {
       const st = f.get(stat);
       if (args.present === false) {
         if (!st) return { commands: [], reasons: [] };
-        if (st.type !== "symlink") return { commands: [{ run: `echo ${quote(`${args.path} is not a symlink; not removing it`)} >&2; exit 1` }], reasons: ["not a symlink"] };
+        if (st.type !== "symlink") return { commands: [], error: `${args.path} is not a symlink; not removing it`, reasons: ["not a symlink"] };
         return { commands: [{ run: cmd("rm", "-f", args.path) }], reasons: ["symlink exists"] };
       }
       if (st && st.type === "symlink" && st.target === args.target) return { commands: [], reasons: [] };
       if (st && st.type !== "symlink") {
-        return { commands: [{ run: `echo ${quote(`${args.path} exists and is a ${st.type}; not replacing it with a symlink`)} >&2; exit 1` }], reasons: [`is a ${st.type}`] };
+        return { commands: [], error: `${args.path} exists and is a ${st.type}; not replacing it with a symlink`, reasons: [`is a ${st.type}`] };
       }
       // ln -sfn replaces an existing link atomically enough for config links.
       return { commands: [{ run: cmd("ln", "-sfn", args.target, args.path) }], reasons: [st ? `points to ${st.target}` : "symlink is missing"] };
@@ -239,7 +239,9 @@ export function lineInFile(args: LineArgs): Action {
       const out: string[] = [];
       let placed = false;
       for (const l of lines) {
-        if (!re.test(l)) out.push(l);
+        // The wanted line itself counts as a match even when `regexp` does not match it
+        // (regexp "^#PermitRootLogin", line "PermitRootLogin no"): otherwise it is appended every run.
+        if (!re.test(l) && l !== args.line) out.push(l);
         else if (args.present !== false && !placed) {
           out.push(args.line);
           placed = true;

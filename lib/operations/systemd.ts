@@ -40,7 +40,7 @@ export function service(args: ServiceArgs): Action {
         }
       }
       if (u.load === "not-found" && !commands.length) {
-        return { commands: [{ run: `echo ${cmd(`unit ${n} not found`)} >&2; exit 1` }], reasons: ["unit not found"] };
+        return { commands: [], error: `unit ${n} not found`, reasons: ["unit not found"] };
       }
       if (u.needDaemonReload) {
         commands.push({ run: "systemctl daemon-reload" });
@@ -67,7 +67,8 @@ export function service(args: ServiceArgs): Action {
         commands.push({ run: cmd("systemctl", "reload", n) });
         reasons.push("reload requested");
       }
-      return { commands, reasons };
+      // restart/reload always run: fine for a handler, a warning for a plain step
+      return { commands, reasons, ...(args.restarted || args.reloaded ? { nonIdempotent: commands.length > 0 } : {}) };
     },
   };
 }

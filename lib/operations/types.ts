@@ -33,6 +33,8 @@ export interface Plan {
   file?: FileChange;
   /** Set for commands with no guard: they run every time and say so. */
   nonIdempotent?: boolean;
+  /** The host is in a state this operation refuses to touch: the step fails (also in check mode). */
+  error?: string;
 }
 
 export interface Action {

@@ -17,6 +17,7 @@ export interface JsonReport {
     durationMs: number;
     reasons: string[];
     commands: string[];
+    nonIdempotent?: boolean;
     command?: string;
     exitCode?: number | null;
     stderrTail?: string;
@@ -40,6 +41,7 @@ export function jsonReport(outcome: RunOutcome, meta: { startedAt: Date; check: 
       durationMs: r.durationMs,
       reasons: r.reasons,
       commands: r.commands,
+      ...(r.nonIdempotent ? { nonIdempotent: true } : {}),
       ...(r.error
         ? {
             error: r.error.message,

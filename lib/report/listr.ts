@@ -39,7 +39,7 @@ export interface ListrReporter {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Task = ListrTaskWrapper<any, any, any>;
 
-export function listrReporter(hosts: string[], roles: string[], c: Colors, showDiff: boolean): ListrReporter {
+export function listrReporter(hosts: string[], roles: string[], c: Colors): ListrReporter {
   const map = new Map<string, Settle<unknown>>();
   const get = <T>(key: string): Settle<T> => {
     let d = map.get(key);
@@ -59,8 +59,8 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors, showD
     if ("notRun" in r) return task.skip(`${task.title} (not run)`);
     if (r.status === "skipped") return task.skip(`${r.title} (skipped)`);
     const why = r.status === "changed" && r.reasons.length ? c.dim(` (${r.reasons.join("; ")})`) : "";
-    task.title = `${r.title} ${r.status === "changed" ? c.yellow("changed") : r.status === "ok" ? c.green("ok") : c.red("failed")}${why}`;
-    if (showDiff && r.diff) task.output = r.diff;
+    const warn = r.nonIdempotent ? c.yellow(" [no guard: runs every time]") : "";
+    task.title = `${r.title} ${r.status === "changed" ? c.yellow("changed") : r.status === "ok" ? c.green("ok") : c.red("failed")}${why}${warn}`;
     if (r.status === "failed") throw new Error(formatStep(r, c));
   };
 
@@ -97,7 +97,8 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors, showD
               task: async (_c: unknown, t: Task) => {
                 const s = await get<HostSummary>(key("host", host)).promise;
                 t.title = `ok=${s.ok} changed=${s.changed} failed=${s.failed} skipped=${s.skipped}`;
-                if (s.error) throw new Error(s.error);
+                const pending = s.pendingHandlers.length ? `handlers notified but not run: ${s.pendingHandlers.join(", ")}` : "";
+                if (s.error || pending) throw new Error([s.error, pending].filter(Boolean).join("\n"));
               },
             },
           ],

@@ -13,14 +13,20 @@ export class LocalTransport implements Transport {
   run(command: string, options: RunOptions = {}): Promise<RunResult> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
-      const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"], detached: true });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on("data", (d: Buffer) => out.push(d));
       child.stderr.on("data", (d: Buffer) => err.push(d));
       const timer = setTimeout(() => {
         child.kill("SIGKILL");
-        reject(new TimeoutError(`command timed out after ${timeoutMs} ms: ${command}`));
+        // Kill the whole process group: children of sh (apt-get...) must not outlive the timeout.
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+        reject(new TimeoutError(`timed out after ${timeoutMs} ms`));
       }, timeoutMs);
       child.on("error", (e) => {
         clearTimeout(timer);

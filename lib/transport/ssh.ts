@@ -95,8 +95,10 @@ export class SshTransport implements Transport {
   }
 
   /** The command line actually executed on the host. */
-  wrap(command: string): string {
-    const inner = `sh -c ${quote(command)}`;
+  wrap(command: string, timeoutMs: number): string {
+    // coreutils timeout(1) ends the command on the host too (TERM, then KILL 5 s later),
+    // so a timed-out apt-get does not keep holding the dpkg lock.
+    const inner = `timeout -k 5 ${Math.ceil(timeoutMs / 1000)} sh -c ${quote(command)}`;
     return this.opts.user === "root" ? inner : `sudo -n -- ${inner}`;
   }
 
@@ -109,7 +111,8 @@ export class SshTransport implements Transport {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdin = options.stdin;
-    const exec = this.ssh.execCommand(this.wrap(command), {
+    const started = performance.now();
+    const exec = this.ssh.execCommand(this.wrap(command, timeoutMs), {
       stdin: Buffer.isBuffer(stdin) ? Readable.from([stdin]) : stdin,
       noTrim: true,
       onStdout: (c) => out.push(c),
@@ -121,12 +124,16 @@ export class SshTransport implements Transport {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         channel?.close();
-        reject(new TimeoutError(`${this.description}: command timed out after ${timeoutMs} ms: ${command}`));
-      }, timeoutMs);
+        reject(new TimeoutError(`${this.description}: timed out after ${timeoutMs} ms`));
+      }, timeoutMs + 15_000); // backstop: the host's timeout(1) normally ends it first
     });
     try {
       const { code } = await Promise.race([exec, timeout]);
       const r = { code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+      // 124: timeout(1) stopped it; 137: it had to KILL.
+      if ((r.code === 124 || r.code === 137) && performance.now() - started >= timeoutMs - 500) {
+        throw new TimeoutError(`${this.description}: timed out after ${timeoutMs} ms`);
+      }
       if (r.code !== 0 && /^sudo: a (terminal|password) is required/m.test(r.stderr)) {
         throw new TransportError(
           `${this.description}: sudo needs a password for ${this.opts.user}; give that user passwordless sudo ` +

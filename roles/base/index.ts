@@ -116,7 +116,7 @@ export const base = defineRole<BaseVars>({
   },
   handlers: () => [
     { name: "apply host name", action: command({ run: "hostname -F /etc/hostname" }) },
-    { name: "refresh package lists", action: apt.update({ maxAgeSeconds: 0 }) },
+    { name: "refresh package lists", action: apt.update({ force: true }) },
     { name: "restart journald", action: systemd.service({ name: "systemd-journald", restarted: true }) },
   ],
   async verify(ctx) {

@@ -25,6 +25,8 @@ interface Fixture {
   sensitive?: (boolean | null)[];
   reasons?: string[];
   nonIdempotent?: boolean;
+  /** Expected plan.error: the operation refuses to touch the host (the step fails, also in check mode). */
+  error?: string;
   /** Expected plan.file (omitted: the plan has none unless it uploads). */
   file?: { path: string; after: string; before?: string | null; sensitive: boolean };
 }
@@ -56,7 +58,7 @@ describe("operation fixtures", () => {
     for (const op of operations) {
       const cases = readdirSync(join(DIR, op)).map((f) => JSON.parse(readFileSync(join(DIR, op, f), "utf8")) as Fixture);
       expect(cases.some((c) => c.commands.length > 0), `${op}: a case with commands`).toBe(true);
-      expect(cases.some((c) => c.commands.length === 0), `${op}: a converged case`).toBe(true);
+      expect(cases.some((c) => c.commands.length === 0 && !c.error), `${op}: a converged case`).toBe(true);
     }
   });
 
@@ -85,7 +87,8 @@ describe("operation fixtures", () => {
           );
           if (fx.reasons) expect(plan.reasons).toEqual(fx.reasons);
           // A plan with commands says why; a converged plan has nothing to say.
-          if (fx.commands.length) expect(plan.reasons.length).toBeGreaterThan(0);
+          expect(plan.error ?? null).toEqual(fx.error ?? null);
+          if (fx.commands.length || fx.error) expect(plan.reasons.length).toBeGreaterThan(0);
           else expect(plan.reasons).toEqual([]);
           if (fx.nonIdempotent !== undefined) expect(plan.nonIdempotent ?? false).toBe(fx.nonIdempotent);
           else expect(plan.nonIdempotent ?? false).toBe(false);

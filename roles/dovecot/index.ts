@@ -1,0 +1,145 @@
+/**
+ * The dovecot role: IMAPS (993 only), LMTP for Postfix, Sieve + ManageSieve
+ * (4190) with a global Junk rule, quota with a quota-status policy service for
+ * Postfix and a warning message, passwd-file virtual users (BLF-CRYPT).
+ *
+ * Dovecot 2.4 (Debian 13) changed the configuration syntax: the template is
+ * picked by the detected version of dovecot-core (installed, else the apt
+ * candidate that is about to be installed).
+ */
+import { aptPolicy } from "../../lib/facts/packages.js";
+import { ref } from "../../lib/facts/types.js";
+import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
+import { defineRole, type Step } from "../../lib/role.js";
+import { quote } from "../../lib/shell.js";
+import { buildModel, type MailboxVars } from "../mailbox/model.js";
+import { tlsPaths, type TlsVars } from "../tls/index.js";
+import { dovecotDefaults } from "./defaults.js";
+import { debianUpstream, failStep } from "../postfix/version.js";
+
+export interface DovecotVars extends MailboxVars, TlsVars {
+  dovecot_listen: string[];
+  dovecot_auth_mechanisms: string[];
+  dovecot_max_userip_connections: number;
+  dovecot_idle_kill: string;
+  dovecot_process_limit: number;
+  dovecot_client_limit: number;
+  dovecot_extra_conf: string;
+}
+
+export const DOVECOT_PACKAGES = ["dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "dovecot-sieve", "dovecot-managesieved"];
+export const DOVECOT_USERS = "/etc/dovecot/users";
+export const SIEVE_DIR = "/etc/dovecot/sieve";
+export const JUNK_SIEVE = `${SIEVE_DIR}/junk.sieve`;
+export const JUNK_SVBIN = `${SIEVE_DIR}/junk.svbin`;
+export const QUOTA_WARNING = "/usr/local/bin/mailstead-quota-warning";
+const POSTFIX_SPOOL = "/var/spool/postfix";
+
+const policy = ref(aptPolicy, ["dovecot-core"]);
+
+/** "2.3" or "2.4" from a Debian version of dovecot-core ("1:2.4.1+dfsg1-6"), or the raw string. */
+export function dovecotSeries(debVersion: string | null | undefined): string {
+  const up = debianUpstream(debVersion ?? "");
+  return /^(\d+\.\d+)/.exec(up)?.[1] ?? up;
+}
+
+/** The passwd-file: user@domain:{BLF-CRYPT}hash::::::<per-user quota>. */
+export function usersFile(v: MailboxVars, series: string): string {
+  const m = buildModel(v);
+  const lines = m.mailboxes.map((b) => {
+    const q = series === "2.3" ? `userdb_quota_rule=*:storage=${b.quota}` : `userdb_quota_storage_size=${b.quota}`;
+    return `${b.address}:${b.passwordHash}::::::${q}`;
+  });
+  return `# Dovecot passwd-file of ${m.domain}. Managed by mailstead (mailbox_users); edits are overwritten.\n${lines.join("\n")}${lines.length ? "\n" : ""}`;
+}
+
+export function dovecotTemplateVars(v: DovecotVars, series: string) {
+  const p = tlsPaths(v.tls_dir);
+  return {
+    mail_domain: buildModel(v).domain,
+    tls_fullchain: p.fullchain,
+    tls_privkey: p.privkey,
+    tls_cipher_string: v.tls_ciphers_tls12.join(":"),
+    tls_curve_string: v.tls_curves.join(":"),
+    dovecot_listen: v.dovecot_listen.join(series === "2.3" ? ", " : " "),
+    dovecot_auth_mechanisms_string: v.dovecot_auth_mechanisms.join(" "),
+    dovecot_users_file: DOVECOT_USERS,
+    dovecot_sieve_before: JUNK_SIEVE,
+    dovecot_quota_warning_script: QUOTA_WARNING,
+    postfix_spool: POSTFIX_SPOOL,
+  };
+}
+
+export const dovecot = defineRole<DovecotVars>({
+  name: "dovecot",
+  description: "IMAPS, LMTP, Sieve/ManageSieve and quota for the virtual mailboxes",
+  settings: dovecotDefaults,
+  facts: () => [policy],
+  steps(ctx) {
+    const v = ctx.vars;
+    const pol = ctx.fact(policy)["dovecot-core"];
+    const series = dovecotSeries(pol?.installed ?? pol?.candidate);
+    const steps: Step[] = [];
+    if (series !== "2.3" && series !== "2.4") {
+      return [failStep(`Refuse an unsupported Dovecot`, `dovecot-core ${pol?.installed ?? pol?.candidate ?? "(no candidate)"} is neither 2.3 (Debian 12) nor 2.4 (Debian 13); mailstead has templates for those two only`)];
+    }
+    const tv = dovecotTemplateVars(v, series);
+    steps.push(
+      { title: "Install Dovecot", action: apt.packages({ present: DOVECOT_PACKAGES }) },
+      { title: `Create ${SIEVE_DIR}`, action: directory({ path: SIEVE_DIR, mode: "0755" }) },
+      {
+        title: "Install the global Junk Sieve rule",
+        action: file({
+          path: JUNK_SIEVE,
+          content: ctx.template("junk.sieve", tv),
+          // Compile the candidate to a throw-away binary: a syntax error never goes live.
+          validate: `( d=$(mktemp -d) && sievec %s "$d/x.svbin"; rc=$?; rm -rf "$d"; exit $rc )`,
+        }),
+      },
+      {
+        // A step, not a handler: a run that fails later must not leave it uncompiled.
+        // Global scripts are not writable by vmail, so Dovecot could not save the binary itself.
+        title: "Compile the global Junk Sieve rule",
+        action: command({ run: `sievec ${quote(JUNK_SIEVE)}`, unless: `test ${quote(JUNK_SVBIN)} -nt ${quote(JUNK_SIEVE)}` }),
+      },
+      { title: "Install the quota warning script", action: file({ path: QUOTA_WARNING, content: ctx.template("quota-warning.sh", tv), mode: "0755", validate: "sh -n %s" }) },
+      {
+        title: `Write ${DOVECOT_USERS}`,
+        // Password hashes: readable by root and the dovecot group only; re-read by Dovecot on change.
+        action: file({ path: DOVECOT_USERS, content: usersFile(v, series), owner: "root", group: "dovecot", mode: "0640", sensitive: true }),
+        sensitive: true,
+      },
+      {
+        title: `Render /etc/dovecot/dovecot.conf (Dovecot ${series})`,
+        action: file({
+          path: "/etc/dovecot/dovecot.conf",
+          content: ctx.template(series === "2.3" ? "dovecot23.conf" : "dovecot24.conf", tv),
+          owner: "root",
+          group: "dovecot",
+          mode: "0640",
+          validate: "doveconf -n -c %s >/dev/null",
+        }),
+        notify: "reload dovecot",
+      },
+      { title: "Run Dovecot", action: systemd.service({ name: "dovecot", enabled: true, running: true }) },
+    );
+    return steps;
+  },
+  handlers: () => [
+    { name: "reload dovecot", action: systemd.service({ name: "dovecot", reloaded: true }) },
+  ],
+  async verify(ctx) {
+    const r = await ctx.run(
+      `echo "active=$(systemctl is-active dovecot)"; echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; ` +
+        `doveconf -n >/dev/null 2>&1 && echo conf=ok; echo "version=$(dovecot --version)"`,
+    );
+    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    const ports = (kv.ports ?? "").split(" ");
+    return [
+      { name: "dovecot is running", ok: kv.active === "active", detail: `dovecot is ${kv.active}` },
+      { name: "IMAPS 993 and ManageSieve 4190 listen", ok: ports.includes("993") && ports.includes("4190"), detail: `listening ports: ${kv.ports}` },
+      { name: "IMAP 143 and POP3 110/995 do not listen", ok: !["143", "110", "995"].some((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
+      { name: "live configuration parses", ok: kv.conf === "ok", detail: "doveconf -n failed" },
+    ];
+  },
+});

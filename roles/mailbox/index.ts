@@ -1,0 +1,41 @@
+/**
+ * The mailbox role: the vmail system user that owns all mail and the single
+ * Maildir root (<mailbox_root>/<domain>/<user>/Maildir). Users, aliases and
+ * quotas are data (roles/mailbox/model.ts) rendered by the dovecot and
+ * postfix roles. Mail of removed users is never deleted.
+ */
+import { directory, group, user } from "../../lib/operations/index.js";
+import { defineRole } from "../../lib/role.js";
+import { mailboxDefaults } from "./defaults.js";
+import { buildModel, mailDomain, type MailboxVars } from "./model.js";
+import { posix } from "node:path";
+
+const ROOT_MODE = "2750";
+
+export const mailbox = defineRole<MailboxVars>({
+  name: "mailbox",
+  description: "The vmail user and the Maildir root of the mail domain",
+  settings: mailboxDefaults,
+  steps(ctx) {
+    const v = ctx.vars;
+    buildModel(v); // refuse an inconsistent user/alias list before anything changes
+    const vm = v.mailbox_vmail_user;
+    return [
+      { title: `Create group ${vm}`, action: group({ name: vm, gid: v.mailbox_vmail_uid, system: true }) },
+      {
+        title: `Create user ${vm}`,
+        action: user({ name: vm, uid: v.mailbox_vmail_uid, group: vm, system: true, home: v.mailbox_root, shell: "/usr/sbin/nologin", comment: "mailstead virtual mail" }),
+      },
+      // 0750: only vmail (and root) can read mail; Dovecot switches to vmail for every mailbox access.
+      // The setgid bit is Debian's, inherited from /var/mail (2775 root:mail), and GNU chmod keeps it
+      // on directories; stating it keeps the step idempotent. The group is vmail, so it grants nothing.
+      { title: `Create ${v.mailbox_root}`, action: directory({ path: v.mailbox_root, owner: vm, group: vm, mode: ROOT_MODE }) },
+      { title: `Create ${posix.join(v.mailbox_root, mailDomain(v))}`, action: directory({ path: posix.join(v.mailbox_root, mailDomain(v)), owner: vm, group: vm, mode: ROOT_MODE }) },
+    ];
+  },
+  async verify(ctx) {
+    const v = ctx.vars;
+    const r = await ctx.run(`stat -c '%U %a' ${v.mailbox_root}`);
+    return [{ name: "Maildir root owned by vmail, not world-readable", ok: r.stdout.trim() === `${v.mailbox_vmail_user} ${ROOT_MODE}`, detail: r.stdout.trim() || r.stderr.trim() }];
+  },
+});

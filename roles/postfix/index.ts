@@ -1,0 +1,131 @@
+/**
+ * The postfix role: MX on 25 (postscreen, opportunistic TLS, no AUTH),
+ * submission on 587 (STARTTLS + AUTH required) and 465 (implicit TLS),
+ * the virtual mail domain delivered to Dovecot over LMTP, sender login maps,
+ * header cleanup, size and rate limits, smuggling fix, relay fallback.
+ *
+ * Refuses to touch a host whose Postfix lacks the SMTP smuggling fix.
+ */
+import { aptPolicy } from "../../lib/facts/packages.js";
+import { ref } from "../../lib/facts/types.js";
+import { apt, directory, file, systemd } from "../../lib/operations/index.js";
+import { defineRole, type Step } from "../../lib/role.js";
+import { buildModel, postfixTable, type MailboxVars } from "../mailbox/model.js";
+import type { RelayVars } from "../relay/defaults.js";
+import { tlsPaths, type TlsVars } from "../tls/index.js";
+import { postfixDefaults } from "./defaults.js";
+import { debianUpstream, failStep, hasSmugglingFix } from "./version.js";
+
+export interface PostfixVars extends MailboxVars, TlsVars, RelayVars {
+  postfix_message_size_limit: number;
+  postfix_connection_count_limit: number;
+  postfix_connection_rate_limit: number;
+  postfix_message_rate_limit: number;
+  postfix_auth_rate_limit: number;
+  postfix_rate_limit_exceptions: string[];
+  postfix_postscreen_enabled: boolean;
+  postfix_postscreen_dnsbl_sites: string[];
+  postfix_postscreen_dnsbl_threshold: number;
+  postfix_postscreen_allowlist: string[];
+  postfix_default_process_limit: number;
+  postfix_max_idle: string;
+  postfix_extra_main_cf: Record<string, string | number | boolean>;
+}
+
+export const CHECK_SCRIPT = "/usr/local/sbin/mailstead-postfix-check";
+const policy = ref(aptPolicy, ["postfix"]);
+
+/** The lookup tables rendered from the mailbox model. */
+export function postfixMaps(v: MailboxVars): Record<string, string> {
+  const m = buildModel(v);
+  const virtual: [string, string][] = m.aliases.map(([a, t]) => [a, t.join(",")]);
+  if (m.catchall) {
+    // With a catch-all, each real mailbox must map to itself or the wildcard would swallow it.
+    for (const b of m.mailboxes) virtual.push([b.address, b.address]);
+    virtual.push([`@${m.domain}`, m.catchall]);
+  }
+  return {
+    "/etc/postfix/vmailbox": postfixTable(`virtual_mailbox_maps: mailboxes of ${m.domain}`, m.mailboxes.map((b) => [b.address, "OK"])),
+    "/etc/postfix/virtual": postfixTable(`virtual_alias_maps: aliases of ${m.domain} (postmaster@, abuse@ always present)`, virtual),
+    "/etc/postfix/sender_login": postfixTable("smtpd_sender_login_maps: envelope sender -> logins allowed to use it", m.senderLogins.map(([a, l]) => [a, l.join(",")])),
+  };
+}
+
+export function postfixTemplateVars(v: PostfixVars, version: string) {
+  const p = tlsPaths(v.tls_dir);
+  return {
+    fqdn: `${v.base_hostname}.${v.base_domain}`,
+    mail_domain: buildModel(v).domain,
+    postfix_version: version,
+    tls_fullchain: p.fullchain,
+    tls_privkey: p.privkey,
+    tls_cipher_string: v.tls_ciphers_tls12.join(":"),
+    tls_curve_list: v.tls_curves.join(" "),
+    relay_implicit_tls: v.relay_port === 465,
+    postfix_extra: Object.entries(v.postfix_extra_main_cf).map(([k, x]) => `${k} = ${typeof x === "boolean" ? (x ? "yes" : "no") : x}`).join("\n"),
+  };
+}
+
+export const postfix = defineRole<PostfixVars>({
+  name: "postfix",
+  description: "Postfix: MX with postscreen, submission 587/465, virtual domain to Dovecot LMTP, no relay",
+  settings: postfixDefaults,
+  facts: () => [policy],
+  steps(ctx) {
+    const v = ctx.vars;
+    const pol = ctx.fact(policy).postfix;
+    const deb = pol?.installed ?? pol?.candidate ?? "";
+    const version = debianUpstream(deb);
+    if (!hasSmugglingFix(version)) {
+      return [
+        failStep(
+          "Refuse a Postfix without the SMTP smuggling fix",
+          `Postfix ${version || "(no install candidate)"} lacks the SMTP smuggling fix (CVE-2023-51764, smtpd_forbid_bare_newline); need 3.7.10+, 3.8.5+ or 3.9+. Run the base role's security updates (Debian 12: postfix 3.7.10-0+deb12u1 or later) and try again.`,
+        ),
+      ];
+    }
+    const fqdn = `${v.base_hostname}.${v.base_domain}`;
+    const tv = postfixTemplateVars(v, version);
+    const maps = postfixMaps(v);
+    const check = (name: string) => `${CHECK_SCRIPT} ${name} %s`;
+    const steps: Step[] = [
+      {
+        title: "Preseed Postfix's debconf answers",
+        // Debian's postinst asks these; "Internet Site" + the FQDN (../shared/lab-recipe.md §6).
+        action: apt.debconf({ package: "postfix", questions: { "postfix/main_mailer_type": ["select", "Internet Site"], "postfix/mailname": ["string", fqdn] } }),
+      },
+      { title: "Install Postfix", action: apt.packages({ present: ["postfix"] }) },
+      { title: "Install the Postfix config checker", action: file({ path: CHECK_SCRIPT, content: ctx.template("mailstead-postfix-check"), mode: "0755", validate: "sh -n %s" }) },
+      ...Object.entries(maps).map(([path, content]) => ({ title: `Write ${path}`, action: file({ path, content }), notify: "reload postfix" })),
+      { title: "Write /etc/postfix/submission_header_cleanup", action: file({ path: "/etc/postfix/submission_header_cleanup", content: ctx.template("submission_header_cleanup") }), notify: "reload postfix" },
+      { title: "Write /etc/postfix/postscreen_access.cidr", action: file({ path: "/etc/postfix/postscreen_access.cidr", content: ctx.template("postscreen_access.cidr") }), notify: "reload postfix" },
+      { title: "Render /etc/postfix/master.cf", action: file({ path: "/etc/postfix/master.cf", content: ctx.template("master.cf", tv), validate: check("master.cf") }), notify: "reload postfix" },
+      { title: "Render /etc/postfix/main.cf", action: file({ path: "/etc/postfix/main.cf", content: ctx.template("main.cf", tv), validate: check("main.cf") }), notify: "reload postfix" },
+      // Debian's default main.cf pointed at these; our config does not use the chroot.
+      { title: "Create Postfix's private socket directory", action: directory({ path: "/var/spool/postfix/private", owner: "postfix", group: "root", mode: "0700" }) },
+      { title: "Run Postfix", action: systemd.service({ name: "postfix", enabled: true, running: true }) },
+    ];
+    return steps;
+  },
+  handlers: () => [
+    // reload keeps the queue and running deliveries; new master.cf services and
+    // listeners are picked up by `postfix reload` too (master(8)).
+    { name: "reload postfix", action: systemd.service({ name: "postfix", reloaded: true }) },
+  ],
+  async verify(ctx) {
+    const r = await ctx.run(
+      `echo "active=$(systemctl is-active postfix)"; echo "version=$(postconf -h mail_version)"; echo "bare=$(postconf -h smtpd_forbid_bare_newline)"; ` +
+        `echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; postfix check >/dev/null 2>&1 && echo check=ok; ` +
+        `echo "warnings=$(postconf -n 2>&1 >/dev/null | head -n 3 | tr '\\n' ' ')"`,
+    );
+    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    const ports = (kv.ports ?? "").split(" ");
+    return [
+      { name: "postfix is running", ok: kv.active === "active", detail: `postfix is ${kv.active}` },
+      { name: "SMTP smuggling fix active", ok: hasSmugglingFix(kv.version ?? "") && kv.bare === "normalize", detail: `mail_version ${kv.version}, smtpd_forbid_bare_newline=${kv.bare}` },
+      { name: "25, 465 and 587 listen", ok: ["25", "465", "587"].every((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
+      { name: "postfix check passes", ok: kv.check === "ok", detail: "postfix check failed" },
+      { name: "no postconf warnings", ok: !kv.warnings, detail: kv.warnings ?? "" },
+    ];
+  },
+});

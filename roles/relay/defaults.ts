@@ -1,0 +1,39 @@
+import { defineDefaults } from "../../lib/defaults.js";
+
+export interface RelayVars {
+  relay_enabled: boolean;
+  relay_host: string;
+  relay_port: number;
+  relay_username: string;
+  relay_password: string;
+}
+
+/** Settings of the `relay` role: outbound mail through a smarthost (Oracle blocks port 25 out). */
+export const relayDefaults = defineDefaults("relay", {
+  relay_enabled: {
+    default: false,
+    why: "Oracle Cloud blocks outbound port 25 for free accounts (field notes #1): turn this on to send everything through a smarthost. Inbound mail is unchanged.",
+    schema: { type: "boolean" },
+  },
+  relay_host: {
+    default: "",
+    why: "The smarthost's name, e.g. smtp.example.net (your provider's submission server).",
+    schema: { type: "string", pattern: "^$|^[a-zA-Z0-9.-]+$" },
+  },
+  relay_port: {
+    default: 587,
+    why: "587 (STARTTLS, required) or 465 (implicit TLS); both are encrypted before SASL (RFC 8314).",
+    schema: { type: "integer", enum: [587, 465, 25, 2525] },
+  },
+  relay_username: {
+    default: "",
+    why: "The SASL login at the smarthost.",
+    schema: { type: "string", pattern: "^[^\\s:]*$" },
+  },
+  relay_password: {
+    default: "",
+    why: "The SASL password at the smarthost; secret: from the secrets file or MAILSTEAD_SECRET_RELAY_PASSWORD, never the inventory.",
+    sensitive: true,
+    schema: { type: "string", maxLength: 512 },
+  },
+});

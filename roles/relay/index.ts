@@ -1,0 +1,48 @@
+/**
+ * The relay role: credentials for the smarthost that Postfix sends all
+ * outbound mail through when relay_enabled (main.cf's relayhost section is in
+ * the postfix role's template). Mandatory TLS and SASL; the password file is
+ * root-only and never shown.
+ */
+import { apt, command, directory, file } from "../../lib/operations/index.js";
+import { defineRole } from "../../lib/role.js";
+import { failStep } from "../postfix/version.js";
+import { relayDefaults, type RelayVars } from "./defaults.js";
+
+export const SASL_PASSWD = "/etc/postfix/sasl_passwd";
+
+export const relay = defineRole<RelayVars>({
+  name: "relay",
+  description: "Send outbound mail through a smarthost with mandatory TLS and SASL",
+  settings: relayDefaults,
+  steps(ctx) {
+    const v = ctx.vars;
+    if (v.relay_enabled && (!v.relay_host || !v.relay_username || !v.relay_password)) {
+      return [failStep("Refuse an incomplete relay", "relay_enabled is true but relay_host, relay_username or relay_password (a secret) is empty")];
+    }
+    const content = v.relay_enabled ? `# Managed by mailstead (relay role).\n[${v.relay_host}]:${v.relay_port} ${v.relay_username}:${v.relay_password}\n` : "# Managed by mailstead (relay role): relay_enabled is false.\n";
+    return [
+      // The relay role runs before the postfix role (so main.cf never names a missing file); the package fills this directory later.
+      { title: "Create /etc/postfix", action: directory({ path: "/etc/postfix", mode: "0755" }) },
+      // Cyrus SASL client mechanisms (PLAIN, LOGIN) for Postfix's smtp client.
+      { title: "Install SASL client mechanisms", action: apt.packages({ present: ["libsasl2-modules"] }), when: v.relay_enabled },
+      {
+        title: `Write ${SASL_PASSWD}`,
+        action: file({ path: SASL_PASSWD, content, owner: "root", group: "root", mode: "0600", sensitive: true }),
+        sensitive: true,
+        notify: "reload postfix",
+      },
+    ];
+  },
+  handlers: () => [{ name: "reload postfix", action: command({ run: "systemctl reload postfix", onlyIf: "systemctl is-active -q postfix" }) }],
+  async verify(ctx) {
+    if (!ctx.vars.relay_enabled) return [];
+    const r = await ctx.run(`postconf -h relayhost smtp_tls_security_level smtp_sasl_auth_enable | tr '\\n' ' '; stat -c %a ${SASL_PASSWD}`);
+    const [relayhost, level, sasl, mode] = r.stdout.trim().split(/\s+/);
+    return [
+      { name: "outbound mail goes through the relay", ok: relayhost === `[${ctx.vars.relay_host}]:${ctx.vars.relay_port}`, detail: `relayhost=${relayhost}` },
+      { name: "relay requires TLS and SASL", ok: level === "encrypt" && sasl === "yes", detail: `smtp_tls_security_level=${level} smtp_sasl_auth_enable=${sasl}` },
+      { name: "relay password file is 0600", ok: mode === "600", detail: `mode ${mode}` },
+    ];
+  },
+});

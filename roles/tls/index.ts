@@ -1,0 +1,79 @@
+/**
+ * The tls role: one certificate for every mail service, at stable paths.
+ *
+ *   <tls_dir>/fullchain.pem -> selfsigned/fullchain.pem
+ *   <tls_dir>/privkey.pem   -> selfsigned/privkey.pem
+ *
+ * Until a real certificate exists, a self-signed ECDSA P-256 one is made on
+ * the host (once; never regenerated). A later certificate role re-points the
+ * two symlinks (e.g. to /etc/letsencrypt/live/<name>/...) and reloads the
+ * services: Postfix and Dovecot only ever name the stable paths. This role
+ * creates the links only when they are missing, so it never undoes that.
+ */
+import { posix } from "node:path";
+import { fileStat } from "../../lib/facts/files.js";
+import { ref } from "../../lib/facts/types.js";
+import { command, directory, symlink } from "../../lib/operations/index.js";
+import { defineRole } from "../../lib/role.js";
+import { quote } from "../../lib/shell.js";
+import { tlsDefaults } from "./defaults.js";
+
+export interface TlsVars {
+  tls_dir: string;
+  tls_selfsigned_days: number;
+  tls_ciphers_tls12: string[];
+  tls_curves: string[];
+  base_hostname: string;
+  base_domain: string;
+}
+
+export const tlsPaths = (dir: string) => ({
+  fullchain: posix.join(dir, "fullchain.pem"),
+  privkey: posix.join(dir, "privkey.pem"),
+  selfsignedDir: posix.join(dir, "selfsigned"),
+});
+
+export const tls = defineRole<TlsVars>({
+  name: "tls",
+  description: "A certificate at stable paths for Postfix and Dovecot (self-signed ECDSA P-256 until a real one exists)",
+  settings: tlsDefaults,
+  facts: (v) => [ref(fileStat, tlsPaths(v.tls_dir).fullchain), ref(fileStat, tlsPaths(v.tls_dir).privkey)],
+  steps(ctx) {
+    const v = ctx.vars;
+    const p = tlsPaths(v.tls_dir);
+    const fqdn = `${v.base_hostname}.${v.base_domain}`;
+    const ss = p.selfsignedDir;
+    const key = posix.join(ss, "privkey.pem");
+    const crt = posix.join(ss, "fullchain.pem");
+    // The key is written under umask 077 and renamed into place only when complete.
+    const gen = [
+      `umask 077`,
+      `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days ${v.tls_selfsigned_days} ` +
+        `-subj ${quote(`/CN=${fqdn}`)} -addext ${quote(`subjectAltName=DNS:${fqdn}`)} ` +
+        `-keyout ${quote(`${key}.tmp`)} -out ${quote(`${crt}.tmp`)} 2>&1`,
+      `chmod 0644 ${quote(`${crt}.tmp`)}`,
+      `mv -f ${quote(`${crt}.tmp`)} ${quote(crt)}`,
+      `mv -f ${quote(`${key}.tmp`)} ${quote(key)}`,
+    ].join(" && ");
+    const missing = (path: string) => ctx.fact(ref(fileStat, path)) === null;
+    return [
+      { title: `Create ${v.tls_dir}`, action: directory({ path: v.tls_dir, mode: "0755" }) },
+      { title: `Create ${ss}`, action: directory({ path: ss, mode: "0700" }) },
+      { title: "Generate the self-signed ECDSA P-256 certificate", action: command({ run: gen, creates: key }), sensitive: false },
+      { title: `Link ${p.fullchain}`, action: symlink({ path: p.fullchain, target: "selfsigned/fullchain.pem" }), when: missing(p.fullchain) },
+      { title: `Link ${p.privkey}`, action: symlink({ path: p.privkey, target: "selfsigned/privkey.pem" }), when: missing(p.privkey) },
+    ];
+  },
+  async verify(ctx) {
+    const p = tlsPaths(ctx.vars.tls_dir);
+    const r = await ctx.run(
+      `openssl x509 -noout -checkend 0 -in ${quote(p.fullchain)} >/dev/null && echo valid; ` +
+        `openssl pkey -in ${quote(p.privkey)} -pubout 2>/dev/null | sha256sum; openssl x509 -in ${quote(p.fullchain)} -pubkey -noout | sha256sum`,
+    );
+    const lines = r.stdout.trim().split("\n");
+    return [
+      { name: "certificate present and not expired", ok: lines[0] === "valid", detail: r.stderr.trim() || r.stdout.trim() },
+      { name: "private key matches the certificate", ok: lines.length === 3 && lines[1] === lines[2], detail: "public keys differ" },
+    ];
+  },
+});
