@@ -92,6 +92,11 @@ export function planFile(args: FileArgs, stat: FileStat | null, before?: string 
   };
 }
 
+/** Rewrite a file we edit but do not own: owner, group and mode stay as found unless given. */
+function planEdit(args: Omit<FileArgs, "content">, st: FileStat | null, current: string | null, next: string): Plan {
+  return planFile({ ...args, content: next, owner: args.owner ?? st?.owner, group: args.group ?? st?.group, mode: args.mode ?? st?.mode }, st, current);
+}
+
 /** Ensure a file has exactly this content, owner, group and mode. */
 export function file(args: FileArgs): Action {
   const stat = ref(fileStat, args.path);
@@ -127,11 +132,7 @@ export function keyValue(args: KeyValueArgs): Action {
         };
       }
       const next = editConf(current ?? "", args.settings, args.format);
-      return planFile(
-        { ...args, content: next, owner: args.owner ?? st?.owner, group: args.group ?? st?.group, mode: args.mode ?? st?.mode },
-        st,
-        current,
-      );
+      return planEdit(args, st, current, next);
     },
   };
 }
@@ -251,11 +252,7 @@ export function lineInFile(args: LineArgs): Action {
       const next = out.length ? `${out.join("\n")}\n` : "";
       if (current !== null && next === text) return { commands: [], reasons: [] };
       if (current === null && args.present === false) return { commands: [], reasons: [] };
-      return planFile(
-        { ...args, content: next, owner: args.owner ?? st?.owner, group: args.group ?? st?.group, mode: args.mode ?? st?.mode },
-        st,
-        current,
-      );
+      return planEdit(args, st, current, next);
     },
   };
 }
