@@ -55,6 +55,15 @@ export interface VerifyContext<V = Record<string, unknown>> {
   run(command: string): Promise<RunResult>;
 }
 
+/** A path holding state that a rebuild must restore (mail, keys, user db...). */
+export interface StatePath {
+  path: string;
+  /** What lives there and why it must survive a rebuild. */
+  what: string;
+  /** Secret material (keys, password files): backed up encrypted, never printed. */
+  secret?: boolean;
+}
+
 export interface Role<V = any> {
   name: string;
   /** One line: what the role is for. */
@@ -64,6 +73,11 @@ export interface Role<V = any> {
   facts?(vars: V, os: OsRelease): FactRef[];
   steps(ctx: RoleContext<V>): (Step | FlushStep)[];
   handlers?(ctx: RoleContext<V>): Handler[];
+  /**
+   * Paths whose content is state, not configuration: everything a disaster
+   * recovery must bring back. Backups and restores read this list.
+   */
+  state?(vars: V): StatePath[];
   /** Checks against the live host after the role converged. */
   verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]>;
 }
