@@ -147,7 +147,7 @@ export async function runPlaybook(
     for (const w of inv.warnings) io.err(c.yellow(`warning: ${w}`));
     const specs = selectHosts(inv, opts.limit);
     // Nothing above touched a host. From here on, failures are per host.
-    const hosts = specs.map((h) => new Host(h.name, h.vars, transportFor(h, opts.acceptNewHostKeys)));
+    const hosts = specs.map((h) => new Host(h.name, h.vars, transportFor(h, opts.acceptNewHostKeys), h.connection === "local" ? undefined : h.ssh.port));
     const startedAt = new Date();
     const useListr = Boolean(io.stdout.isTTY) && !io.env.CI;
     let events: RunnerEvents;
@@ -167,6 +167,7 @@ export async function runPlaybook(
       events,
       redact: (s) => inv.redactor.redact(s),
       noVerify: !opts.verify,
+      playbookRoles: playbook.roles,
     });
     await done;
     if (useListr && opts.diff) {

@@ -18,6 +18,8 @@ export class Host implements FactReader {
     readonly name: string,
     readonly vars: Record<string, unknown>,
     readonly transport: Transport,
+    /** The SSH port of the connection, so a firewall never closes it. */
+    readonly sshPort?: number,
   ) {}
 
   /** Gather every fact not cached yet, in one round trip. */
@@ -76,7 +78,7 @@ export class Host implements FactReader {
     const shown = c.sensitive ? "<sensitive command>" : c.run;
     let r: RunResult;
     try {
-      r = await this.transport.run(c.run, { stdin: c.stdin, timeoutMs: c.timeoutMs });
+      r = await this.transport.run(c.run, { stdin: c.stdin, timeoutMs: c.timeoutMs, fresh: c.fresh });
     } catch (e) {
       if (e instanceof TimeoutError) throw new CommandError(shown, null, "", e.message, this.name);
       throw e;

@@ -39,6 +39,10 @@ export interface RoleContext<V = Record<string, unknown>> {
   fact<T>(r: FactRef<T>): T;
   /** Render templates/<role>/<name>.hbs with the vars (plus extra). */
   template(name: string, extra?: object): string;
+  /** Ports every role of the playbook needs open on this host (see Role.ports). */
+  ports: Port[];
+  /** The SSH port the run connects through (undefined for a local connection). */
+  sshPort?: number;
 }
 
 export interface VerifyCheck {
@@ -53,6 +57,14 @@ export interface VerifyContext<V = Record<string, unknown>> {
   os: OsRelease;
   /** Run a read-only command on the host (fresh, not cached). */
   run(command: string): Promise<RunResult>;
+}
+
+/** A port a role's service listens on for the world (the firewall opens it). */
+export interface Port {
+  port: number;
+  proto: "tcp" | "udp";
+  /** Which service and why, e.g. "SMTP from other mail servers". */
+  why: string;
 }
 
 /** A path holding state that a rebuild must restore (mail, keys, user db...). */
@@ -78,6 +90,8 @@ export interface Role<V = any> {
    * recovery must bring back. Backups and restores read this list.
    */
   state?(vars: V): StatePath[];
+  /** Ports this role's services need reachable from outside, given the vars. */
+  ports?(vars: V): Port[];
   /** Checks against the live host after the role converged. */
   verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]>;
 }

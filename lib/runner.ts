@@ -67,6 +67,8 @@ export interface RunOptions {
   redact?: (text: string) => string;
   /** Skip verify checks (check mode always skips them). */
   noVerify?: boolean;
+  /** Every role of the playbook, also those not selected by --tags (for Role.ports). Default: the roles run. */
+  playbookRoles?: Role[];
 }
 
 export interface RunOutcome {
@@ -137,6 +139,8 @@ class HostRun {
       os: this.os,
       fact: (r) => this.host.get(r),
       template: (name, extra) => render(role.name, name, { ...vars, host: this.host.name, os: this.os, ...extra }),
+      ports: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.ports?.(vars) ?? []),
+      ...(this.host.sshPort !== undefined ? { sshPort: this.host.sshPort } : {}),
     };
   }
 

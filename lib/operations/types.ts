@@ -14,6 +14,8 @@ export interface Command {
   /** Hide the command line itself in output and reports. */
   sensitive?: boolean;
   timeoutMs?: number;
+  /** Run over a new connection (see RunOptions.fresh): a connectivity confirmation. */
+  fresh?: boolean;
 }
 
 export interface FileChange {

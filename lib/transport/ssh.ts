@@ -103,6 +103,15 @@ export class SshTransport implements Transport {
   }
 
   async run(command: string, options: RunOptions = {}): Promise<RunResult> {
+    if (options.fresh) {
+      // A second transport, same settings; known_hosts already holds the key.
+      const probe = new SshTransport({ ...this.opts, acceptNewHostKeys: false });
+      try {
+        return await probe.run(command, { ...options, fresh: false });
+      } finally {
+        await probe.close();
+      }
+    }
     await this.connect();
     const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
     let channel: { close(): void } | undefined;

@@ -5,6 +5,11 @@ export interface RunOptions {
   stdin?: string | Buffer;
   /** Milliseconds before the command is abandoned; defaults to the transport's. */
   timeoutMs?: number;
+  /**
+   * Run over a brand-new connection instead of the run's shared one: proves that
+   * the host can still be reached after a firewall or sshd change.
+   */
+  fresh?: boolean;
 }
 
 export interface RunResult {

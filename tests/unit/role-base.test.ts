@@ -21,6 +21,7 @@ function plan(facts: Record<string, unknown>, v: BaseVars = vars): Step[] {
       return facts[r.fact.name] as T;
     },
     template: (name: string, extra?: object) => render("base", name, { ...v, os, ...extra }),
+    ports: [],
   };
   // every fact the role declares must be answerable
   for (const r of base.facts!(v, os)) ctx.fact(r);
