@@ -256,3 +256,31 @@ export function lineInFile(args: LineArgs): Action {
     },
   };
 }
+
+export interface EditArgs extends Omit<FileArgs, "content"> {
+  /** Pure function from the current content to the wanted content. */
+  transform: (current: string) => string;
+  /** Short name of the edit for `kind` and messages, e.g. "iptables.accept". */
+  name?: string;
+}
+
+/**
+ * Edit a file the role does not own with a pure, tested function (the general
+ * form of keyValue and lineInFile). A missing file is an error.
+ */
+export function edit(args: EditArgs): Action {
+  const stat = ref(fileStat, args.path);
+  const content = ref(fileContent, args.path);
+  return {
+    kind: "file.edit",
+    facts: [stat, content],
+    plan(f) {
+      const current = f.get(content);
+      const st = f.get(stat);
+      if (current === null) return { commands: [], reasons: ["file is missing"], error: `${args.path} does not exist; nothing to edit` };
+      const next = args.transform(current);
+      if (next === current) return { commands: [], reasons: [] };
+      return planEdit(args, st, current, next);
+    },
+  };
+}

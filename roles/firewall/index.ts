@@ -1,0 +1,138 @@
+/**
+ * The firewall role: only the ports the playbook's roles need (Role.ports),
+ * SSH always, in an nftables table of our own (never a flush of the whole
+ * ruleset: Docker's rules stay). Oracle's Ubuntu images also REJECT in
+ * /etc/iptables/rules.v4; our ports are accepted there before the REJECT.
+ * A new ruleset is confirmed over a fresh SSH connection or rolled back.
+ */
+import { fileStat } from "../../lib/facts/files.js";
+import { ref } from "../../lib/facts/types.js";
+import { insertBeforeReject } from "../../lib/iptables.js";
+import { apt, command, directory, edit, file, systemd } from "../../lib/operations/index.js";
+import type { Action } from "../../lib/operations/types.js";
+import { defineRole, type Port } from "../../lib/role.js";
+import { firewallDefaults } from "./defaults.js";
+
+export interface FirewallVars {
+  firewall_enabled: boolean;
+  firewall_extra_tcp_ports: number[];
+  firewall_trusted_interfaces: string[];
+  firewall_ssh_rate: string;
+  firewall_ssh_burst: number;
+  firewall_confirm_seconds: number;
+  firewall_iptables_files: boolean;
+}
+
+export const RULES = "/etc/mailstead/firewall.nft";
+const PREVIOUS = "/etc/mailstead/firewall.prev.nft";
+const UNIT = "mailstead-firewall.service";
+const ROLLBACK = "mailstead-firewall-rollback";
+const RULES_V4 = "/etc/iptables/rules.v4";
+const RULES_V6 = "/etc/iptables/rules.v6";
+
+const rulesV4 = ref(fileStat, RULES_V4);
+const rulesV6 = ref(fileStat, RULES_V6);
+
+/** The ports to open: every role's, the admin's extras, SSH last (and always). */
+export function openPorts(v: FirewallVars, rolePorts: Port[], sshPort: number): { tcp: Port[]; udp: Port[] } {
+  const all = [...rolePorts, ...v.firewall_extra_tcp_ports.map((port) => ({ port, proto: "tcp" as const, why: "firewall_extra_tcp_ports" }))];
+  const uniq = (proto: "tcp" | "udp") => {
+    const seen = new Map<number, Port>();
+    for (const p of all) if (p.proto === proto && !(proto === "tcp" && p.port === sshPort) && !seen.has(p.port)) seen.set(p.port, p);
+    return [...seen.values()].sort((a, b) => a.port - b.port);
+  };
+  return { tcp: uniq("tcp"), udp: uniq("udp") };
+}
+
+/** iptables-save lines accepting new TCP connections on these ports. */
+export function iptablesAccepts(chain: string, ports: number[]): string[] {
+  return ports.map((p) => `-A ${chain} -p tcp -m state --state NEW -m tcp --dport ${p} -m comment --comment mailstead -j ACCEPT`);
+}
+
+/**
+ * Apply the ruleset with a dead man's switch: save the live table, arm a
+ * transient timer that restores it, load the new one, then cancel the timer
+ * over a brand-new SSH connection. If that connection cannot be made, the
+ * step fails and the timer restores the previous rules.
+ */
+function applyWithRollback(seconds: number): Action {
+  const save =
+    `{ printf 'table inet mailstead\\ndelete table inet mailstead\\n'; nft list table inet mailstead 2>/dev/null || true; } > ${PREVIOUS}`;
+  return {
+    kind: "firewall.apply",
+    facts: [],
+    plan: () => ({
+      reasons: ["ruleset changed"],
+      commands: [
+        { run: `systemctl stop ${ROLLBACK}.timer ${ROLLBACK}.service 2>/dev/null; systemctl reset-failed ${ROLLBACK}.service ${ROLLBACK}.timer 2>/dev/null; ${save}` },
+        { run: `systemd-run --quiet --unit=${ROLLBACK} --on-active=${seconds} --timer-property=AccuracySec=1s /usr/sbin/nft -f ${PREVIOUS}` },
+        // reload = ExecReload: one atomic `nft -f`, never a moment without the table
+        { run: `systemctl daemon-reload && systemctl reload-or-restart ${UNIT}` },
+        // The confirmation: only a new connection proves the admin can still get in.
+        { run: `systemctl stop ${ROLLBACK}.timer`, fresh: true, timeoutMs: 30_000 },
+      ],
+    }),
+  };
+}
+
+export const firewall = defineRole<FirewallVars>({
+  name: "firewall",
+  description: "nftables: only the mail ports and SSH; Oracle's iptables rules opened for them",
+  settings: firewallDefaults,
+  facts: () => [rulesV4, rulesV6],
+  steps(ctx) {
+    const v = ctx.vars;
+    const on = v.firewall_enabled;
+    const sshPort = ctx.sshPort ?? 22;
+    const { tcp, udp } = openPorts(v, ctx.ports, sshPort);
+    const interfaces = v.firewall_trusted_interfaces;
+    const accepts = [sshPort, ...tcp.map((p) => p.port)];
+    const iptables = (path: string, stat: unknown) => ({
+      title: `Accept the mail ports in ${path}`,
+      action: edit({
+        path,
+        name: "iptables.accept",
+        transform: (text) => insertBeforeReject(text, "INPUT", iptablesAccepts("INPUT", accepts)).text,
+        validate: `${path.endsWith("v6") ? "ip6tables-restore" : "iptables-restore"} --test %s`,
+      }),
+      when: on && v.firewall_iptables_files && stat !== null,
+      notify: "reload iptables rules",
+    });
+    return [
+      { title: "Install nftables", action: apt.packages({ present: ["nftables"] }), when: on },
+      { title: "Create /etc/mailstead", action: directory({ path: "/etc/mailstead", mode: "0755" }), when: on },
+      {
+        title: `Render ${RULES}`,
+        action: file({ path: RULES, content: ctx.template("mailstead.nft", { sshPort, tcp, udp, interfaces }), mode: "0600", validate: "nft -c -f %s" }),
+        when: on,
+        notify: "apply the firewall",
+      },
+      {
+        title: `Install ${UNIT}`,
+        action: file({ path: `/etc/systemd/system/${UNIT}`, content: ctx.template("mailstead-firewall.service") }),
+        when: on,
+        notify: "apply the firewall",
+      },
+      { title: `Enable ${UNIT} at boot`, action: systemd.service({ name: UNIT, enabled: true }), when: on },
+      iptables(RULES_V4, ctx.fact(rulesV4)),
+      iptables(RULES_V6, ctx.fact(rulesV6)),
+    ];
+  },
+  handlers: (ctx) => [
+    { name: "apply the firewall", action: applyWithRollback(ctx.vars.firewall_confirm_seconds) },
+    {
+      name: "reload iptables rules",
+      action: command({ run: `iptables-restore < ${RULES_V4}; if [ -f ${RULES_V6} ]; then ip6tables-restore < ${RULES_V6}; fi` }),
+    },
+  ],
+  ports: () => [],
+  async verify(ctx) {
+    if (!ctx.vars.firewall_enabled) return [];
+    const r = await ctx.run(`nft list table inet mailstead >/dev/null 2>&1 && echo table=yes; systemctl is-enabled ${UNIT}; systemctl is-active ${ROLLBACK}.timer 2>/dev/null || true`);
+    return [
+      { name: "our nftables table is loaded", ok: r.stdout.includes("table=yes"), detail: "table inet mailstead is missing" },
+      { name: "loaded at boot", ok: /^enabled$/m.test(r.stdout), detail: `${UNIT} is not enabled` },
+      { name: "no rollback pending", ok: !/^active$/m.test(r.stdout), detail: "a firewall rollback timer is still armed" },
+    ];
+  },
+});
