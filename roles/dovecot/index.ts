@@ -74,6 +74,14 @@ export const dovecot = defineRole<DovecotVars>({
   name: "dovecot",
   description: "IMAPS, LMTP, Sieve/ManageSieve and quota for the virtual mailboxes",
   settings: dovecotDefaults,
+  ports: () => [
+    { port: 993, proto: "tcp", why: "IMAP over TLS for mail clients (RFC 8314)" },
+    { port: 4190, proto: "tcp", why: "ManageSieve, so clients can edit filters (RFC 5804)" },
+  ],
+  state: () => [
+    { path: DOVECOT_USERS, what: "the user database (passwd-file with password hashes)", secret: true },
+    { path: SIEVE_DIR, what: "the global Sieve rules" },
+  ],
   facts: () => [policy],
   steps(ctx) {
     const v = ctx.vars;

@@ -16,6 +16,7 @@ export const mailbox = defineRole<MailboxVars>({
   name: "mailbox",
   description: "The vmail user and the Maildir root of the mail domain",
   settings: mailboxDefaults,
+  state: (v) => [{ path: v.mailbox_root, what: "every mailbox (Maildir) and each user's Sieve scripts" }],
   steps(ctx) {
     const v = ctx.vars;
     buildModel(v); // refuse an inconsistent user/alias list before anything changes

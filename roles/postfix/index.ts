@@ -70,6 +70,12 @@ export const postfix = defineRole<PostfixVars>({
   name: "postfix",
   description: "Postfix: MX with postscreen, submission 587/465, virtual domain to Dovecot LMTP, no relay",
   settings: postfixDefaults,
+  ports: () => [
+    { port: 25, proto: "tcp", why: "SMTP: mail from other servers (RFC 5321)" },
+    { port: 465, proto: "tcp", why: "submission over implicit TLS (RFC 8314)" },
+    { port: 587, proto: "tcp", why: "submission with STARTTLS (RFC 6409)" },
+  ],
+  state: () => [{ path: "/var/spool/postfix", what: "the mail queue: accepted mail not yet delivered (no mail is ever lost)" }],
   facts: () => [policy],
   steps(ctx) {
     const v = ctx.vars;
