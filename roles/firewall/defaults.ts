@@ -19,6 +19,15 @@ export const firewallDefaults = defineDefaults("firewall", {
     why: "Traffic from Docker's bridges to host services (a reverse proxy container talking to the host) must not be dropped.",
     schema: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9_.*-]{1,16}$" }, uniqueItems: true },
   },
+  firewall_admin_addresses: {
+    default: [],
+    why: "The admin's own addresses or networks (CIDR): never rate-limited on SSH and never banned by fail2ban, so the admin cannot be locked out.",
+    schema: {
+      type: "array",
+      items: { type: "string", pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "x-expected": "an IPv4/IPv6 address or CIDR network" },
+      uniqueItems: true,
+    },
+  },
   firewall_ssh_rate: {
     default: "10/minute",
     why: "New SSH connections per source address beyond this are dropped: slows password guessing without locking out the admin.",

@@ -17,6 +17,7 @@ export interface FirewallVars {
   firewall_enabled: boolean;
   firewall_extra_tcp_ports: number[];
   firewall_trusted_interfaces: string[];
+  firewall_admin_addresses: string[];
   firewall_ssh_rate: string;
   firewall_ssh_burst: number;
   firewall_confirm_seconds: number;
@@ -86,6 +87,7 @@ export const firewall = defineRole<FirewallVars>({
     const sshPort = ctx.sshPort ?? 22;
     const { tcp, udp } = openPorts(v, ctx.ports, sshPort);
     const interfaces = v.firewall_trusted_interfaces;
+    const admins = v.firewall_admin_addresses;
     const accepts = [sshPort, ...tcp.map((p) => p.port)];
     const iptables = (path: string, stat: unknown) => ({
       title: `Accept the mail ports in ${path}`,
@@ -103,7 +105,12 @@ export const firewall = defineRole<FirewallVars>({
       { title: "Create /etc/mailstead", action: directory({ path: "/etc/mailstead", mode: "0755" }), when: on },
       {
         title: `Render ${RULES}`,
-        action: file({ path: RULES, content: ctx.template("mailstead.nft", { sshPort, tcp, udp, interfaces }), mode: "0600", validate: "nft -c -f %s" }),
+        action: file({
+          path: RULES,
+          content: ctx.template("mailstead.nft", { sshPort, tcp, udp, interfaces, adminV4: admins.filter((a) => !a.includes(":")), adminV6: admins.filter((a) => a.includes(":")) }),
+          mode: "0600",
+          validate: "nft -c -f %s",
+        }),
         when: on,
         notify: "apply the firewall",
       },

@@ -12,6 +12,7 @@ import { ensureImage, LOGIN_USER, removeTree, type ImageResult } from "./images.
 import { APT_PROXY, bridgeExists, deleteBridge, disableIpv6OnPorts, ensureAptCacher, ensureBridge, stopAptCacher } from "./network.ts";
 import { DNS_PORT, ensureKnot, stopKnot, tsigKeys } from "./dns.ts";
 import { ACME_DIRECTORY, acmePaths, ensurePebble, stopPebble } from "./acme.ts";
+import { labMailUsers } from "./mailusers.ts";
 import { ensureSshKey, prepareRootfs, removeCgroup, rootfsPath, startVm, stopVm, vmAlive, waitReady } from "./vm.ts";
 
 // ---- a simple lock so concurrent `up`s (e.g. two test runners) do not race -------------------
@@ -71,15 +72,21 @@ function upHosts(run: RunState): HostDef[] {
 }
 
 function writeInventory(hosts: HostDef[]): void {
+  const users = labMailUsers(hosts);
+  const mailVars = (h: HostDef) => {
+    const list = users.filter((u) => u.host === h.name);
+    return list.length ? { mailbox_users: list.map((u) => ({ name: u.name, password_hash: u.hash })) } : {};
+  };
   const inv = {
-    vars: {},
+    // The lab host runs converges and opens many SSH connections: it is the admin.
+    vars: { firewall_admin_addresses: [LAB_NET.address] },
     hosts: Object.fromEntries(
       hosts.map((h) => [
         h.name,
         {
           address: h.address,
           ssh: { user: LOGIN_USER, port: 22, key: paths.sshKey, known_hosts: paths.knownHosts },
-          vars: { base_hostname: h.name, base_domain: h.domain },
+          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h) },
         },
       ]),
     ),
@@ -114,6 +121,7 @@ function buildLabState(hosts: HostDef[]): LabState {
     dns: { server: LAB_NET.address, port: DNS_PORT, zones: labZones(), tsig: tsigKeys() },
     acme: { directory: ACME_DIRECTORY, rootCa: acmePaths.rootCa, serverCa: acmePaths.serverCa },
     inventory: paths.inventory,
+    mail: { users: labMailUsers(hosts).map(({ host, address, password }) => ({ host, address, password })) },
     aptProxy: APT_PROXY,
     updatedAt: new Date().toISOString(),
   };

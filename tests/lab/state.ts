@@ -70,6 +70,8 @@ export interface LabState {
   };
   /** absolute path of the generated mailstead inventory */
   inventory: string;
+  /** demo mailboxes in the generated inventory (passwords are lab-only, kept in the git-ignored state dir) */
+  mail: { users: { host: string; address: string; password: string }[] };
   /** apt proxy URL the VMs use */
   aptProxy: string;
   /** ISO time the state was last written */
