@@ -5,6 +5,7 @@
 import type { Settings } from "../lib/defaults.js";
 import type { Role } from "../lib/role.js";
 import { base } from "./base/index.js";
+import { fail2ban } from "./fail2ban/index.js";
 import { firewall } from "./firewall/index.js";
 import { motd } from "./motd/index.js";
 import { tls } from "./tls/index.js";
@@ -14,7 +15,7 @@ import { postfix } from "./postfix/index.js";
 import { dovecot } from "./dovecot/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [base, firewall, tls, mailbox, relay, postfix, dovecot, motd];
+export const siteRoles: Role[] = [base, firewall, tls, mailbox, relay, postfix, dovecot, fail2ban, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -66,6 +66,10 @@ export function dovecotTemplateVars(v: DovecotVars, series: string) {
     dovecot_users_file: DOVECOT_USERS,
     dovecot_sieve_before: JUNK_SIEVE,
     dovecot_quota_warning_script: QUOTA_WARNING,
+    // The warning must arrive even when the message that crossed the threshold filled the box:
+    // the delivery agent of the warning ignores the limit (2.3 `noenforcing` quota root argument,
+    // doc.dovecot.org/2.3/settings/plugin/quota-plugin/; 2.4 `quota_enforce`, doc.dovecot.org/2.4.0/core/plugins/quota.html).
+    dovecot_lda_no_quota: series === "2.3" ? `-o 'plugin/quota=count:User quota:noenforcing'` : `-o quota_enforce=no`,
     postfix_spool: POSTFIX_SPOOL,
   };
 }
@@ -123,7 +127,11 @@ export const dovecot = defineRole<DovecotVars>({
           path: "/etc/dovecot/dovecot.conf",
           content: ctx.template(series === "2.3" ? "dovecot23.conf" : "dovecot24.conf", tv),
           owner: "root",
-          group: "dovecot",
+          // Group vmail: the quota-warning script runs dovecot-lda as vmail, and a standalone
+          // dovecot-lda reads this file itself (Dovecot LDA doc, "virtual users": the config must be
+          // readable by the delivering user). The daemons get it from the config process (root).
+          // Not world-readable: dovecot_extra_conf may hold secrets. Password hashes live in DOVECOT_USERS.
+          group: v.mailbox_vmail_user,
           mode: "0640",
           validate: "doveconf -n -c %s >/dev/null",
         }),

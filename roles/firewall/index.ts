@@ -11,6 +11,7 @@ import { insertBeforeReject } from "../../lib/iptables.js";
 import { apt, command, directory, edit, file, systemd } from "../../lib/operations/index.js";
 import type { Action } from "../../lib/operations/types.js";
 import { defineRole, type Port } from "../../lib/role.js";
+import { quote } from "../../lib/shell.js";
 import { firewallDefaults } from "./defaults.js";
 
 export interface FirewallVars {
@@ -66,7 +67,13 @@ function applyWithRollback(seconds: number): Action {
       reasons: ["ruleset changed"],
       commands: [
         { run: `systemctl stop ${ROLLBACK}.timer ${ROLLBACK}.service 2>/dev/null; systemctl reset-failed ${ROLLBACK}.service ${ROLLBACK}.timer 2>/dev/null; ${save}` },
-        { run: `systemd-run --quiet --unit=${ROLLBACK} --on-active=${seconds} --timer-property=AccuracySec=1s /usr/sbin/nft -f ${PREVIOUS}` },
+        // The rollback restores the live table and the file (so a reboot or the next converge
+        // does not bring back rules that were never confirmed).
+        {
+          run:
+            `systemd-run --quiet --unit=${ROLLBACK} --on-active=${seconds} --timer-property=AccuracySec=1s ` +
+            `/bin/sh -c ${quote(`/usr/sbin/nft -f ${PREVIOUS} && cp ${PREVIOUS} ${RULES}`)}`,
+        },
         // reload = ExecReload: one atomic `nft -f`, never a moment without the table
         { run: `systemctl daemon-reload && systemctl reload-or-restart ${UNIT}` },
         // The confirmation: only a new connection proves the admin can still get in.

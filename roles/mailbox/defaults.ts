@@ -48,6 +48,20 @@ export const mailboxDefaults = defineDefaults("mailbox", {
     why: "Local user receiving mail for every unknown address of the domain; empty (no catch-all) refuses unknown recipients at SMTP time, which keeps backscatter and dictionary spam out.",
     schema: { type: "string", pattern: `^$|${localPart.slice(1)}` },
   },
+  mailbox_send_as: {
+    default: {},
+    why: "Extra sender addresses a local user may use on submission, by user: full addresses or @domain (e.g. relay: [\"@example.org\"] for a login that another server of yours relays through); empty: users send only as themselves and their aliases.",
+    schema: {
+      type: "object",
+      propertyNames: { pattern: localPart },
+      additionalProperties: {
+        type: "array",
+        minItems: 1,
+        uniqueItems: true,
+        items: { type: "string", pattern: "^([^@\\s]+)?@[a-z0-9.-]+\\.[a-z]{2,63}$", "x-expected": "an address such as bob@example.org, or @example.org for every address of a domain" },
+      },
+    },
+  },
   mailbox_postmaster: {
     default: "",
     why: "Who receives postmaster@ and abuse@ (RFC 2142 §4, RFC 5321 §4.5.1: they must exist); empty means the first user.",
@@ -57,6 +71,11 @@ export const mailboxDefaults = defineDefaults("mailbox", {
     default: "1G",
     why: "Default per-user quota; the Free Tier boot volume is small, so one full box must not fill the disk.",
     schema: { type: "string", pattern: size, "x-expected": "a size such as 1G" },
+  },
+  mailbox_quota_grace: {
+    default: "10M",
+    why: "The message that takes a box over quota may exceed it by this much (so a big mail is not refused at 99%); Dovecot's default differs by version (2.3: 10% of the quota, 2.4: 10M), so it is set explicitly.",
+    schema: { type: "string", pattern: size, "x-expected": "a size such as 10M, or 0 for none" },
   },
   mailbox_quota_warning_percent: {
     default: 90,

@@ -18,8 +18,10 @@ export interface MailboxVars {
   mailbox_users: MailUser[];
   mailbox_aliases: Record<string, string[]>;
   mailbox_catchall: string;
+  mailbox_send_as: Record<string, string[]>;
   mailbox_postmaster: string;
   mailbox_quota: string;
+  mailbox_quota_grace: string;
   mailbox_quota_warning_percent: number;
   mailbox_root: string;
   mailbox_vmail_user: string;
@@ -39,7 +41,7 @@ export interface MailModel {
   mailboxes: Mailbox[];
   /** alias address -> target addresses (sorted, deterministic). */
   aliases: [string, string[]][];
-  /** address -> login names allowed to use it as sender. */
+  /** address (or @domain) -> login names allowed to use it as sender. */
   senderLogins: [string, string[]][];
   /** Catch-all target address, or "". */
   catchall: string;
@@ -101,6 +103,11 @@ export function buildModel(v: MailboxVars): MailModel {
   for (const [a, targets] of sorted) {
     const owners = targets.filter((t) => mailboxes.some((m) => m.address === t));
     if (owners.length) logins.set(a, new Set(owners));
+  }
+  // mailbox_send_as: extra senders per user (Postfix looks up user@domain, then @domain).
+  for (const [user, senders] of Object.entries(v.mailbox_send_as ?? {})) {
+    if (!names.has(user)) throw new Error(`mailbox_send_as: "${user}" is not in mailbox_users`);
+    for (const s of senders) (logins.get(s) ?? logins.set(s, new Set()).get(s)!).add(at(user));
   }
   const senderLogins = [...logins].map(([a, s]) => [a, [...s].sort()] as [string, string[]]).sort((x, y) => x[0].localeCompare(y[0]));
   return { domain, mailboxes, aliases: sorted, senderLogins, catchall: v.mailbox_catchall ? at(v.mailbox_catchall) : "" };

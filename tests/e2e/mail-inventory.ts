@@ -30,6 +30,10 @@ export function testUsers(): Record<string, MailUserSpec[]> {
     mx2: [
       { name: "dave", password: pw() },
       { name: "erin", password: pw() },
+      // Dovecot 2.4's quota path (552 at RCPT, 90% warning), like carol on 2.3.
+      { name: "frank", password: pw(), quota: "2M" },
+      // The smarthost login mx1 relays through in the relay test (its extra senders are set only there).
+      { name: "relay", password: pw() },
     ],
   };
 }
@@ -67,6 +71,9 @@ export function writeMailInventory(
       // testssl.sh and the relay probes open hundreds of connections from outsider
       // and the lab host; exempt them from the per-client rate limits (not from anything else).
       postfix_rate_limit_exceptions: ["198.51.100.30", "198.51.100.1"],
+      // The relay and spoofing probes from outsider look like abuse to fail2ban (that is its job);
+      // the fail2ban tests ban outsider on purpose, these tests must not.
+      fail2ban_ignore_addresses: ["198.51.100.30"],
       ...opts.extra?.[host],
     };
   }

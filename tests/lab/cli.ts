@@ -8,7 +8,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { ALL_OS, type LabOs } from "./hosts.ts";
-import { down, formatStatus, recreate, status, up } from "./lab.ts";
+import { down, formatStatus, reboot, recreate, status, up } from "./lab.ts";
 import { labHost, loadLabState } from "./state.ts";
 import { sshArgs } from "./vm.ts";
 import { formatMem, memReport } from "./mem.ts";
@@ -20,7 +20,8 @@ const USAGE = `usage: npm run lab -- <command>
   status [--json]                         what is running
   ssh NAME [cmd...]                       ssh into a VM as the login user
   mem NAME [--json]                       PSS per systemd unit inside a VM
-  recreate NAME                           destroy one VM and boot a fresh copy`;
+  recreate NAME                           destroy one VM and boot a fresh copy
+  reboot NAME                             halt one VM and boot it again (same disk)`;
 
 function parseOs(v: string | undefined): LabOs[] {
   if (!v) throw new LabError("--os needs a value, e.g. --os bookworm,trixie");
@@ -66,6 +67,12 @@ async function main(argv: string[]): Promise<number> {
       if (!name) throw new LabError(`mem: which host?\n${USAGE}`);
       const m = await memReport(labHost(loadLabState(), name));
       console.log(rest.includes("--json") ? JSON.stringify(m, null, 2) : formatMem(m));
+      return 0;
+    }
+    case "reboot": {
+      const name = rest[0];
+      if (!name) throw new LabError(`reboot: which host?\n${USAGE}`);
+      await reboot(name);
       return 0;
     }
     case "recreate": {

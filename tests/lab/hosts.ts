@@ -36,6 +36,9 @@ export const HOSTS: readonly HostDef[] = [
   { name: "mx2", address: "198.51.100.20", os: "trixie", domain: "example.net", group: "mail" },
   // a client / attacker machine with no mail role.
   { name: "outsider", address: "198.51.100.30", os: "bookworm", domain: "example.net", group: "clients" },
+  // shaped like an Oracle Cloud Ubuntu instance by the firewall tests (rules.v4 + netfilter-persistent);
+  // a client in DNS terms (no MX), so mail for example.test never goes there.
+  { name: "oci1", address: "198.51.100.40", os: "bookworm", domain: "example.test", group: "clients" },
 ];
 
 /** Zones served by the lab DNS: every host domain, plus the reverse zone. */

@@ -271,6 +271,34 @@ export async function recreate(name: string): Promise<{ seconds: number; state: 
   });
 }
 
+/**
+ * Reboot one VM: an orderly halt, then a boot of the same root filesystem
+ * (what survives is what a real reboot keeps: files, enabled units).
+ */
+export async function reboot(name: string): Promise<{ seconds: number }> {
+  requireRoot();
+  const h = findHost(name);
+  return withLock(async () => {
+    const t = new Timings();
+    const run = readRunState();
+    if (!run.vms[name]) throw new LabError(`${name} is not running: run \`npm run lab -- up\` first`);
+    await t.phase(`halt ${name}`, () => stopVm(name, run, { keepRootfs: true }));
+    writeRunState(run);
+    try {
+      await t.phase(`boot ${name}`, async () => {
+        startVm(h, run);
+        writeRunState(run);
+        await waitReady(h, run);
+        disableIpv6OnPorts();
+      });
+    } finally {
+      writeRunState(run);
+    }
+    console.log(t.format());
+    return { seconds: t.total() };
+  });
+}
+
 // ---- down --------------------------------------------------------------------------------------
 
 export async function down(): Promise<void> {

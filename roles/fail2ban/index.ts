@@ -1,0 +1,67 @@
+/**
+ * fail2ban: ban password guessers on SSH, SMTP AUTH (465/587), Postfix and
+ * IMAP/ManageSieve, escalating, with recidive; bans in nftables sets of
+ * fail2ban's own table. The config is written before the package is
+ * installed, so its first start already has a working (journal) backend.
+ */
+import { apt, directory, file, systemd } from "../../lib/operations/index.js";
+import { defineRole } from "../../lib/role.js";
+import { fail2banDefaults } from "./defaults.js";
+
+export interface Fail2banVars {
+  fail2ban_enabled: boolean;
+  fail2ban_maxretry: number;
+  fail2ban_findtime: string;
+  fail2ban_bantime: string;
+  fail2ban_bantime_maxtime: string;
+  fail2ban_recidive_bantime: string;
+  fail2ban_recidive_findtime: string;
+  fail2ban_recidive_maxretry: number;
+  fail2ban_ignore_addresses: string[];
+  fail2ban_dbpurgeage: string;
+  /** from the firewall role: the admin is never banned */
+  firewall_admin_addresses?: string[];
+}
+
+export const JAILS = ["sshd", "postfix", "postfix-sasl", "dovecot", "recidive"];
+
+/** Validate a candidate jail.local in a copy of the config dir (once fail2ban is installed). */
+const validateJail =
+  `if command -v fail2ban-client >/dev/null; then d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp %s "$d"/jail.local && ` +
+  `fail2ban-client -c "$d" -t >/dev/null; rc=$?; rm -rf "$d"; exit $rc; fi`;
+
+export const fail2ban = defineRole<Fail2banVars>({
+  name: "fail2ban",
+  description: "Ban password guessers (SSH, SMTP AUTH, IMAP), escalating, recidive; nftables",
+  settings: fail2banDefaults,
+  steps(ctx) {
+    const v = ctx.vars;
+    const on = v.fail2ban_enabled;
+    const ignore = ["127.0.0.1/8", "::1", ...(v.firewall_admin_addresses ?? []), ...v.fail2ban_ignore_addresses];
+    return [
+      { title: "Create /etc/fail2ban", action: directory({ path: "/etc/fail2ban" }), when: on },
+      { title: "Create /etc/fail2ban/filter.d", action: directory({ path: "/etc/fail2ban/filter.d" }), when: on },
+      {
+        title: "Render /etc/fail2ban/jail.local",
+        action: file({ path: "/etc/fail2ban/jail.local", content: ctx.template("jail.local", { ignore, sshPort: ctx.sshPort ?? 22 }), validate: validateJail }),
+        when: on,
+        notify: "reload fail2ban",
+      },
+      { title: "Render /etc/fail2ban/fail2ban.local", action: file({ path: "/etc/fail2ban/fail2ban.local", content: ctx.template("fail2ban.local") }), when: on, notify: "reload fail2ban" },
+      { title: "Match Debian's postfix@-.service", action: file({ path: "/etc/fail2ban/filter.d/postfix.local", content: ctx.template("postfix.local") }), when: on, notify: "reload fail2ban" },
+      { title: "Match Debian's ssh.service and sshd-session", action: file({ path: "/etc/fail2ban/filter.d/sshd.local", content: ctx.template("sshd.local") }), when: on, notify: "reload fail2ban" },
+      // python3-systemd is only a Recommends, and without it the systemd backend cannot start.
+      { title: "Install fail2ban", action: apt.packages({ present: ["fail2ban", "python3-systemd", "nftables"] }), when: on },
+      { title: "Run fail2ban", action: systemd.service({ name: "fail2ban", enabled: true, running: true }), when: on },
+    ];
+  },
+  handlers: () => [
+    { name: "reload fail2ban", action: systemd.service({ name: "fail2ban", reloaded: true }) },
+  ],
+  async verify(ctx) {
+    if (!ctx.vars.fail2ban_enabled) return [];
+    const r = await ctx.run("fail2ban-client status 2>&1");
+    const list = /Jail list:\s*(.*)$/m.exec(r.stdout)?.[1]?.split(/,\s*/).map((s) => s.trim()) ?? [];
+    return JAILS.map((j) => ({ name: `jail ${j} is running`, ok: list.includes(j), detail: `fail2ban-client status: ${r.stdout.trim() || r.stderr.trim()}` }));
+  },
+});

@@ -1,0 +1,117 @@
+/**
+ * Issue 7, firewall, on `oci1`: a lab VM shaped like Oracle Cloud's Ubuntu
+ * image (netfilter-persistent with Oracle's rules.v4: REJECT all but SSH, plus
+ * instance-service rules) and a foreign nftables table standing in for Docker's.
+ * After converge: the mail ports are reachable from other hosts, SSH works,
+ * the instance-service rules and the foreign table are intact, all of it
+ * survives a reboot, a second converge changes nothing, and a ruleset that
+ * cannot be confirmed over a fresh SSH connection is rolled back.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import YAML from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureLab, reboot, sshRun, type LabHost, type LabState } from "../lab/index.js";
+import { ROOT, site, stepsWith } from "./helpers.js";
+
+let lab: LabState;
+let oci: LabHost;
+let outsider: LabHost;
+let inventory: string;
+
+const ORACLE_RULES = readFileSync(join(ROOT, "tests/unit/fixtures/oracle/rules.v4"), "utf8");
+const MAIL_PORTS = [25, 465, 587, 993];
+const FOREIGN = "table ip docker-standin {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname \"docker0\" accept\n\t}\n}";
+
+const root = (h: LabHost, cmd: string, nothrow = false) => sshRun(h, `sudo sh -c ${JSON.stringify(cmd)}`, { nothrow, timeoutMs: 300_000 });
+
+/** Which ports accept a TCP connection from outsider (bounded: 4 s per port). */
+async function reachable(ports: number[]): Promise<number[]> {
+  const script = ports.map((p) => `timeout 4 bash -c '</dev/tcp/${oci.address}/${p}' 2>/dev/null && echo open=${p}`).join("; ");
+  const r = await sshRun(outsider, `${script}; true`, { nothrow: true, timeoutMs: 60_000 });
+  return [...r.stdout.matchAll(/open=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** The lab inventory with only oci1, and extra vars. */
+function writeInventory(extra: Record<string, unknown> = {}): string {
+  const inv = YAML.parse(readFileSync(lab.inventory, "utf8"));
+  inv.hosts = { oci1: { ...inv.hosts.oci1, vars: { ...inv.hosts.oci1.vars, ...extra } } };
+  inv.groups = {};
+  const file = join(mkdtempSync(join(tmpdir(), "mailstead-fw-")), "oci.yml");
+  writeFileSync(file, YAML.stringify(inv));
+  return file;
+}
+
+beforeAll(async () => {
+  lab = await ensureLab();
+  oci = lab.hosts.find((h) => h.name === "oci1")!;
+  outsider = lab.hosts.find((h) => h.name === "outsider")!;
+  // Shape oci1 like Oracle's Ubuntu image: iptables rules restored at boot by netfilter-persistent.
+  await root(oci, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends iptables netfilter-persistent iptables-persistent >/dev/null");
+  await sshRun(oci, "sudo tee /etc/iptables/rules.v4 >/dev/null", { input: ORACLE_RULES });
+  await root(oci, "netfilter-persistent reload >/dev/null 2>&1 || iptables-restore < /etc/iptables/rules.v4");
+  await sshRun(oci, "sudo nft -f -", { input: `${FOREIGN}\n` });
+  inventory = writeInventory();
+}, 600_000);
+
+describe("firewall on an Oracle-shaped host", () => {
+  it("starts closed: only SSH gets through Oracle's REJECT", async () => {
+    expect(await reachable(MAIL_PORTS)).toEqual([]);
+  });
+
+  it("opens exactly the mail ports, keeps SSH, Oracle's rules and the foreign table", async () => {
+    const first = await site(["-i", inventory]);
+    expect(stepsWith(first, "failed"), first.stdout + first.stderr).toEqual([]);
+    expect(first.code).toBe(0);
+    expect(await reachable([...MAIL_PORTS, 22, 143, 110, 8080])).toEqual([...MAIL_PORTS, 22]);
+    const saved = (await root(oci, "iptables-save")).stdout;
+    for (const line of ORACLE_RULES.split("\n").filter((l) => l.startsWith("-A InstanceServices"))) {
+      // iptables-save prints the comment quoted the same way as the file
+      expect(saved).toContain(line.slice(0, 60));
+    }
+    const file = (await root(oci, "cat /etc/iptables/rules.v4")).stdout.split("\n");
+    const reject = file.indexOf("-A INPUT -j REJECT --reject-with icmp-host-prohibited");
+    expect(file.slice(0, reject).filter((l) => l.includes("--comment mailstead")).length).toBe(MAIL_PORTS.length + 2); // + 22, 4190
+    expect((await root(oci, "nft list table ip docker-standin")).stdout).toContain('iifname "docker0" accept');
+    const second = await site(["-i", inventory]);
+    expect(stepsWith(second, "changed")).toEqual([]);
+  });
+
+  it("keeps all of it across a reboot", async () => {
+    await reboot("oci1");
+    expect(await reachable([...MAIL_PORTS, 22, 8080])).toEqual([...MAIL_PORTS, 22]);
+    expect((await root(oci, "iptables-save")).stdout).toContain("InstanceServices");
+    expect((await root(oci, "nft list table inet mailstead")).stdout).toContain("policy drop");
+    const again = await site(["-i", inventory]);
+    expect(stepsWith(again, "changed")).toEqual([]);
+  });
+
+  it("rolls a ruleset back when no fresh SSH connection can confirm it", async () => {
+    const before = (await root(oci, "nft list table inet mailstead")).stdout;
+    // New SSH connections from the lab host are dropped by a table outside ours (the converge's
+    // own, established connection goes on); the lockout lifts itself after 45 s.
+    await sshRun(oci, "sudo nft -f -", { input: "table inet lockout {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\tip saddr 198.51.100.1 tcp dport 22 ct state new drop\n\t}\n}\n" });
+    await root(oci, "systemd-run --quiet --on-active=45 /usr/sbin/nft delete table inet lockout");
+    const started = Date.now();
+    const changed = writeInventory({ firewall_extra_tcp_ports: [8443], firewall_confirm_seconds: 15 });
+    const r = await site(["-i", changed, "--tags", "firewall"]);
+    expect(r.code).toBe(1);
+    expect(stepsWith(r, "failed").join("\n")).toContain("apply the firewall");
+    // wait (bounded) for the lockout to lift, then look
+    let ok = false;
+    while (!ok && Date.now() - started < 90_000) {
+      ok = (await sshRun(oci, "true", { nothrow: true, timeoutMs: 15_000 })).exitCode === 0;
+      if (!ok) await new Promise((res) => setTimeout(res, 3000));
+    }
+    expect(ok).toBe(true);
+    const after = (await root(oci, "nft list table inet mailstead")).stdout;
+    expect(after).not.toContain("8443");
+    expect(after).toBe(before);
+    expect(await reachable([8443])).toEqual([]);
+    // and a converge with the old inventory is a no-op again (files match the live rules? no:
+    // the file on disk is the new one; the next converge re-applies and confirms it)
+    const fixed = await site(["-i", inventory]);
+    expect(fixed.code).toBe(0);
+  });
+});
