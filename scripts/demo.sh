@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # npm run demo: from a fresh clone, bring the local lab up (installing what it
-# needs from Debian's packages), provision mx1 with the real site playbook,
-# and show how to poke at it.
+# needs from Debian's packages), provision both mail hosts (mx1: Debian 12,
+# example.test; mx2: Debian 13, example.net) with the real site playbook, send
+# a message from alice@example.test to dave@example.net and read it back over
+# IMAPS, and show how to poke at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
@@ -9,15 +11,33 @@ if [ "$(id -u)" != 0 ]; then echo "the lab builds VMs with systemd-nspawn and ne
 echo "== lab up"
 npx tsx tests/lab/cli.ts up
 inv=tests/lab/.state/inventory.yml
-echo "== converge mx1 (npx tsx playbooks/site.ts -i $inv --limit mx1)"
-npx tsx playbooks/site.ts -i "$inv" --limit mx1
+echo "== converge mx1 and mx2 (npx tsx playbooks/site.ts -i $inv --limit mail)"
+npx tsx playbooks/site.ts -i "$inv" --limit mail
 echo "== converge again: nothing should change"
-npx tsx playbooks/site.ts -i "$inv" --limit mx1
-cat <<MSG
+npx tsx playbooks/site.ts -i "$inv" --limit mail
+echo "== send alice@example.test -> dave@example.net and read it back (npx tsx scripts/demo-mail.ts)"
+npx tsx scripts/demo-mail.ts
+cat <<'MSG'
 
 Done. Poke at it:
-  npm run lab -- ssh mx1                 # a shell on the mail host (Debian 12)
+  npm run lab -- ssh mx1                 # a shell on a mail host (mx1 Debian 12, mx2 Debian 13)
   npm run lab -- mem mx1                 # memory (PSS) per service
-  npx tsx playbooks/site.ts -i $inv --check --diff   # what would change
+  npx tsx playbooks/site.ts -i tests/lab/.state/inventory.yml --check --diff   # what would change
+  npx tsx scripts/demo-mail.ts           # the mail round trip again
+
+  # The demo mailboxes' passwords live in tests/lab/.state/lab.json (mail.users); this reads one:
+  pw() { node -p "require('./tests/lab/.state/lab.json').mail.users.find(u => u.host === '$1').password"; }
+  # TLS per port (self-signed certificates: openssl reports a verify error, that is expected):
+  openssl s_client -connect 198.51.100.10:587 -starttls smtp -brief </dev/null
+  openssl s_client -connect 198.51.100.10:465 -brief </dev/null
+  openssl s_client -connect 198.51.100.20:993 -brief </dev/null
+  # Submit with swaks on 587 (STARTTLS + AUTH), from outsider (apt-get install swaks there if missing):
+  npm run lab -- ssh outsider swaks --server 198.51.100.10 --port 587 --tls \
+      --auth-user alice@example.test --auth-password "$(pw mx1)" \
+      --from alice@example.test --to dave@example.net --header "'Subject: hello from swaks'"
+  # Read dave's INBOX over IMAPS by hand:
+  { echo "a LOGIN dave@example.net $(pw mx2)"; echo "b SELECT INBOX"; \
+    echo "c FETCH 1:* (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])"; echo "d LOGOUT"; sleep 3; } \
+    | openssl s_client -connect 198.51.100.20:993 -crlf -quiet
   npm run lab -- down                    # remove the lab (cached images stay)
 MSG

@@ -122,16 +122,27 @@ export const postfix = defineRole<PostfixVars>({
     const r = await ctx.run(
       `echo "active=$(systemctl is-active postfix)"; echo "version=$(postconf -h mail_version)"; echo "bare=$(postconf -h smtpd_forbid_bare_newline)"; ` +
         `echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; postfix check >/dev/null 2>&1 && echo check=ok; ` +
-        `echo "warnings=$(postconf -n 2>&1 >/dev/null | head -n 3 | tr '\\n' ' ')"`,
+        `echo "warnings=$(postconf -n 2>&1 >/dev/null | head -n 3 | tr '\\n' ' ')"; ` +
+        `echo "relayhost=$(postconf -h relayhost)"; echo "smtp_tls=$(postconf -h smtp_tls_security_level)"; echo "smtp_sasl=$(postconf -h smtp_sasl_auth_enable)"`,
     );
     const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
     const ports = (kv.ports ?? "").split(" ");
-    return [
+    const checks = [
       { name: "postfix is running", ok: kv.active === "active", detail: `postfix is ${kv.active}` },
       { name: "SMTP smuggling fix active", ok: hasSmugglingFix(kv.version ?? "") && kv.bare === "normalize", detail: `mail_version ${kv.version}, smtpd_forbid_bare_newline=${kv.bare}` },
       { name: "25, 465 and 587 listen", ok: ["25", "465", "587"].every((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
       { name: "postfix check passes", ok: kv.check === "ok", detail: "postfix check failed" },
       { name: "no postconf warnings", ok: !kv.warnings, detail: kv.warnings ?? "" },
     ];
+    const v = ctx.vars;
+    if (v.relay_enabled) {
+      checks.push(
+        { name: "outbound mail goes through the relay", ok: kv.relayhost === `[${v.relay_host}]:${v.relay_port}`, detail: `relayhost=${kv.relayhost}` },
+        { name: "relay requires TLS and SASL", ok: kv.smtp_tls === "encrypt" && kv.smtp_sasl === "yes", detail: `smtp_tls_security_level=${kv.smtp_tls} smtp_sasl_auth_enable=${kv.smtp_sasl}` },
+      );
+    } else {
+      checks.push({ name: "no relayhost (direct delivery)", ok: !kv.relayhost, detail: `relayhost=${kv.relayhost}` });
+    }
+    return checks;
   },
 });

@@ -35,14 +35,12 @@ export const relay = defineRole<RelayVars>({
     ];
   },
   handlers: () => [{ name: "reload postfix", action: command({ run: "systemctl reload postfix", onlyIf: "systemctl is-active -q postfix" }) }],
+  // relayhost and the TLS/SASL policy are in main.cf, which the postfix role renders after
+  // this role: the postfix role's verify checks them. This one checks what it owns.
   async verify(ctx) {
     if (!ctx.vars.relay_enabled) return [];
-    const r = await ctx.run(`postconf -h relayhost smtp_tls_security_level smtp_sasl_auth_enable | tr '\\n' ' '; stat -c %a ${SASL_PASSWD}`);
-    const [relayhost, level, sasl, mode] = r.stdout.trim().split(/\s+/);
-    return [
-      { name: "outbound mail goes through the relay", ok: relayhost === `[${ctx.vars.relay_host}]:${ctx.vars.relay_port}`, detail: `relayhost=${relayhost}` },
-      { name: "relay requires TLS and SASL", ok: level === "encrypt" && sasl === "yes", detail: `smtp_tls_security_level=${level} smtp_sasl_auth_enable=${sasl}` },
-      { name: "relay password file is 0600", ok: mode === "600", detail: `mode ${mode}` },
-    ];
+    const r = await ctx.run(`stat -c '%a %U' ${SASL_PASSWD}`);
+    const got = r.stdout.trim() || r.stderr.trim();
+    return [{ name: "relay password file is 0600 root", ok: got === "600 root", detail: got }];
   },
 });

@@ -91,3 +91,84 @@ export async function waitFor<T>(probe: () => Promise<T | null>, opts: { timeout
     await sleep(opts.everyMs ?? 3000);
   }
 }
+
+/**
+ * A minimal ManageSieve client (RFC 5804) over node's net/tls: greeting, STARTTLS,
+ * AUTHENTICATE PLAIN, PUTSCRIPT, SETACTIVE, LISTSCRIPTS, LOGOUT. Returns the
+ * transcript (client lines prefixed "C: ", the password masked) and each command's
+ * final response line. The lab certificate is self-signed (not verified here).
+ */
+export async function manageSieveUpload(acct: Account, name: string, script: string, opts: { skipStartTls?: boolean } = {}): Promise<{ transcript: string[]; responses: Record<string, string> }> {
+  const net = await import("node:net");
+  const tls = await import("node:tls");
+  const transcript: string[] = [];
+  const responses: Record<string, string> = {};
+  let sock: import("node:net").Socket = net.connect({ host: acct.host, port: 4190 });
+  let buf = "";
+  let waiter: (() => void) | null = null;
+  const attach = (s: import("node:net").Socket) => {
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      buf += d;
+      waiter?.();
+    });
+    s.on("error", () => waiter?.());
+  };
+  attach(sock);
+  /** Read until a final response line (OK/NO/BYE), bounded by time. */
+  const response = async (timeoutMs = 15_000): Promise<string> => {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const lines = buf.split("\r\n");
+      const i = lines.findIndex((l) => /^(OK|NO|BYE)\b/.test(l));
+      if (i >= 0) {
+        transcript.push(...lines.slice(0, i + 1).map((l) => `S: ${l}`));
+        buf = lines.slice(i + 1).join("\r\n");
+        return lines[i]!;
+      }
+      if (Date.now() > end) throw new Error(`ManageSieve: no response in ${timeoutMs} ms; transcript:\n${transcript.join("\n")}\n${buf}`);
+      await new Promise<void>((r) => {
+        waiter = r;
+        setTimeout(r, 500);
+      });
+    }
+  };
+  const send = async (key: string, line: string, shown = line) => {
+    transcript.push(`C: ${shown}`);
+    sock.write(`${line}\r\n`);
+    responses[key] = await response();
+    return responses[key]!;
+  };
+  try {
+    await new Promise<void>((res, rej) => {
+      sock.once("connect", () => res());
+      sock.once("error", rej);
+    });
+    responses.greeting = await response();
+    if (!opts.skipStartTls) {
+      if (!/^OK/.test(await send("starttls", "STARTTLS"))) return { transcript, responses };
+      const plain = sock;
+      plain.removeAllListeners("data");
+      sock = tls.connect({ socket: plain, rejectUnauthorized: false, minVersion: "TLSv1.2" });
+      await new Promise<void>((res, rej) => {
+        sock.once("secureConnect", () => res());
+        sock.once("error", rej);
+      });
+      buf = "";
+      attach(sock);
+      transcript.push(`-- TLS ${(sock as import("node:tls").TLSSocket).getProtocol()}`);
+      // RFC 5804 §2.2: the server sends its capabilities again after STARTTLS.
+      responses.capabilities = await response();
+    }
+    const creds = Buffer.from(`\0${acct.user}\0${acct.pass}`).toString("base64");
+    if (!/^OK/.test(await send("authenticate", `AUTHENTICATE "PLAIN" "${creds}"`, `AUTHENTICATE "PLAIN" "<masked>"`))) return { transcript, responses };
+    const body = script.replace(/\r?\n/g, "\r\n");
+    await send("putscript", `PUTSCRIPT "${name}" {${Buffer.byteLength(body)}+}\r\n${body}`, `PUTSCRIPT "${name}" {${Buffer.byteLength(body)}+} ...`);
+    await send("setactive", `SETACTIVE "${name}"`);
+    await send("listscripts", "LISTSCRIPTS");
+    await send("logout", "LOGOUT").catch(() => "");
+    return { transcript, responses };
+  } finally {
+    sock.destroy();
+  }
+}

@@ -59,6 +59,15 @@ describe("mailbox model", () => {
     expect(s["ext@example.test"]).toBeUndefined();
   });
 
+  it("adds mailbox_send_as senders (addresses and @domain) to the sender login map", () => {
+    const m = buildModel(vars({ mailbox_send_as: { bob: ["@example.org", "alice@example.test"] } }));
+    const s = Object.fromEntries(m.senderLogins);
+    expect(s["@example.org"]).toEqual(["bob@example.test"]);
+    expect(s["alice@example.test"]).toEqual(["alice@example.test", "bob@example.test"]);
+    expect(postfixMaps(vars({ mailbox_send_as: { bob: ["@example.org"] } }))["/etc/postfix/sender_login"]).toMatch(/^@example\.org bob@example\.test$/m);
+    expect(() => buildModel(vars({ mailbox_send_as: { nobody: ["@example.org"] } }))).toThrow(/mailbox_send_as: "nobody"/);
+  });
+
   it("refuses inconsistent data before anything changes", () => {
     expect(() => buildModel(vars({ mailbox_aliases: { x: ["nobody"] } }))).toThrow(/neither a user nor an alias/);
     expect(() => buildModel(vars({ mailbox_catchall: "nobody" }))).toThrow(/catchall/);
@@ -118,6 +127,32 @@ describe("mail templates", () => {
       expect(d).toMatch(/inet_listener imap \{\n\s+port = 0/);
       expect(d).toContain('quota_status_overquota = "552 5.2.2 Mailbox is full"');
     }
+  });
+
+  it("set the quota grace explicitly in both series, and the warning ignores the limit it warns about", () => {
+    const v = vars();
+    const d23 = render("dovecot", "dovecot23.conf", { ...v, ...dovecotTemplateVars(v, "2.3") });
+    const d24 = render("dovecot", "dovecot24.conf", { ...v, ...dovecotTemplateVars(v, "2.4") });
+    expect(d23).toMatch(/^\s+quota_grace = 10M$/m);
+    expect(d24).toMatch(/^quota_storage_grace = 10M$/m);
+    // 2.3: the script's dovecot-lda (vmail) may write statistics.
+    expect(d23).toMatch(/unix_listener stats-writer \{\n\s+user = vmail\n/);
+    const w23 = render("dovecot", "quota-warning.sh", { ...v, ...dovecotTemplateVars(v, "2.3") });
+    const w24 = render("dovecot", "quota-warning.sh", { ...v, ...dovecotTemplateVars(v, "2.4") });
+    expect(w23).toContain(`dovecot-lda -d "$USER" -o 'plugin/quota=count:User quota:noenforcing' <<MSG`);
+    expect(w24).toContain(`dovecot-lda -d "$USER" -o quota_enforce=no <<MSG`);
+  });
+
+  it("keep a submission Received: line without the client's name and address", () => {
+    const rules = render("postfix", "submission_header_cleanup", vars());
+    const replace = rules.split("\n").find((l) => l.includes("REPLACE"))!;
+    const m = /^\/(.*)\/\s+REPLACE (.*)$/.exec(replace)!;
+    const header = "Received: from [198.51.100.1] (unknown [198.51.100.1])\n\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)\n\t key-exchange X25519)\n\t(No client certificate requested)\n\tby mx1.example.test (Postfix) with ESMTPSA id 4ABC\n\tfor <dave@example.net>; Wed, 26 Nov 2025 13:48:42 +0000 (UTC)";
+    // JS regex stands in for POSIX ERE here ([[:space:]] -> \s; "." must span lines as in Postfix).
+    const re = new RegExp(m[1]!.replace(/\[\[:space:\]\]/g, "\\s"), "is");
+    const out = header.replace(re, m[2]!.replace("${1}", "$1"));
+    expect(out).not.toContain("198.51.100.1");
+    expect(out).toMatch(/^Received: from authenticated-client\n\t\(using TLSv1\.3 .*by mx1\.example\.test \(Postfix\) with ESMTPSA id 4ABC/s);
   });
 
   it("render main.cf with the relay section only when enabled", () => {
