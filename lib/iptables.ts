@@ -20,7 +20,8 @@ export interface InsertResult {
 export function insertBeforeReject(text: string, chain: string, rules: string[]): InsertResult {
   const lines = text.split("\n");
   const start = lines.findIndex((l) => l.trim() === "*filter");
-  if (start < 0) throw new Error("no *filter table in the rules file");
+  // No filter table (an empty rules.v6 as iptables-persistent saves it): nothing rejects, nothing to open.
+  if (start < 0) return { text, added: [] };
   let end = lines.findIndex((l, i) => i > start && l.trim() === "COMMIT");
   if (end < 0) throw new Error("the *filter table has no COMMIT line");
   const present = new Set(lines.slice(start, end).map((l) => l.trim()));
