@@ -77,8 +77,9 @@ export function planFile(args: FileArgs, stat: FileStat | null, before?: string 
   ];
   if (args.validate) {
     const v = args.validate.split("%s").join(t);
-    // the validator on lines of its own: a trailing `# comment` in it cannot eat the braces
-    lines.push(`{\n${v}\n} >&2 || { rc=$?; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
+    // In a subshell (an `exit` in the validator must not end this script), on lines of its
+    // own (a trailing `# comment` in it cannot eat the parenthesis).
+    lines.push(`(\n${v}\n) >&2 || { rc=$?; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
   }
   if (stat && args.backup !== false) {
     const backup = posix.join(args.backupDir ?? DEFAULT_BACKUP_DIR, path);

@@ -147,7 +147,8 @@ export const dovecot = defineRole<DovecotVars>({
   async verify(ctx) {
     const r = await ctx.run(
       `echo "active=$(systemctl is-active dovecot)"; echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; ` +
-        `doveconf -n >/dev/null 2>&1 && echo conf=ok; echo "version=$(dovecot --version)"`,
+        `doveconf -n >/dev/null 2>&1 && echo conf=ok; echo "version=$(dovecot --version)"; ` +
+        `runuser -u ${quote(ctx.vars.mailbox_vmail_user)} -- test -r /etc/dovecot/dovecot.conf && echo lda=ok`,
     );
     const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
     const ports = (kv.ports ?? "").split(" ");
@@ -156,6 +157,8 @@ export const dovecot = defineRole<DovecotVars>({
       { name: "IMAPS 993 and ManageSieve 4190 listen", ok: ports.includes("993") && ports.includes("4190"), detail: `listening ports: ${kv.ports}` },
       { name: "IMAP 143 and POP3 110/995 do not listen", ok: !["143", "110", "995"].some((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
       { name: "live configuration parses", ok: kv.conf === "ok", detail: "doveconf -n failed" },
+      // The quota-warning script's dovecot-lda runs as vmail and reads dovecot.conf itself.
+      { name: "quota warnings can be delivered (dovecot.conf readable by vmail)", ok: kv.lda === "ok", detail: `${ctx.vars.mailbox_vmail_user} cannot read /etc/dovecot/dovecot.conf` },
     ];
   },
 });

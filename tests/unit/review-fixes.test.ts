@@ -145,3 +145,16 @@ describe("handlers", () => {
     expect(readFileSync(log, "utf8")).toBe("first\nsecond\n");
   });
 });
+
+describe("validators", () => {
+  it("may call exit: the file still goes live when the validator exits 0", async () => {
+    const d = tmp();
+    const out = await run([host()], [role(() => [{ title: "w", action: file({ path: join(d, "a.conf"), content: "ok\n", validate: "grep -q ok %s; rc=$?; exit $rc" }) }])], {
+      check: false,
+      diff: false,
+    });
+    expect(out.results[0]!.status).toBe("changed");
+    expect(readFileSync(join(d, "a.conf"), "utf8")).toBe("ok\n");
+    expect(readdirSync(d)).toEqual(["a.conf"]);
+  });
+});
