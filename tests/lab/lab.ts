@@ -13,7 +13,7 @@ import { APT_PROXY, bridgeExists, deleteBridge, disableIpv6OnPorts, ensureAptCac
 import { DNS_PORT, ensureKnot, stopKnot, tsigKeys } from "./dns.ts";
 import { ACME_DIRECTORY, acmePaths, ensurePebble, stopPebble } from "./acme.ts";
 import { labMailUsers } from "./mailusers.ts";
-import { ensureSshKey, prepareRootfs, removeCgroup, rootfsPath, startVm, stopVm, vmAlive, waitReady } from "./vm.ts";
+import { ensureSshKey, killLeftovers, prepareRootfs, removeCgroup, rootfsPath, startVm, stopVm, vmAlive, waitReady } from "./vm.ts";
 
 // ---- a simple lock so concurrent `up`s (e.g. two test runners) do not race -------------------
 
@@ -155,6 +155,10 @@ async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<R
   if (hosts.length === 0) return {};
   await t.phase(`copy+personalise ${hosts.map((h) => h.name).join(",")}`, async () => {
     for (const h of hosts) if (run.vms[h.name]) await stopVm(h.name, run);
+    for (const h of hosts) {
+      const n = await killLeftovers(h.name);
+      if (n) console.log(`[lab] ${h.name}: killed ${n} leftover process(es) of an earlier lab`);
+    }
     await Promise.all(hosts.map((h) => prepareRootfs(h)));
   });
   return t.phase(`boot ${hosts.map((h) => h.name).join(",")}`, async () => {

@@ -93,6 +93,31 @@ export async function prepareRootfs(h: HostDef): Promise<string> {
 }
 
 /** Boot the VM in its own memory cgroup; returns the systemd-nspawn PID. */
+/**
+ * Kill whatever is still in a VM's memory cgroup although no run state names it:
+ * a session that was ended without `down` (CI ends every process it left, but a
+ * container's processes may outlive a killed systemd-nspawn and keep its address).
+ * Only the lab puts processes in mailstead-lab/<name>, so they are ours.
+ */
+export async function killLeftovers(name: string): Promise<number> {
+  const memcg = join(memcgParent(), name);
+  let killed = 0;
+  for (let i = 0; i < 50; i++) {
+    const pids = cgroupPids(memcg);
+    if (pids.length === 0) break;
+    for (const p of pids) {
+      try {
+        process.kill(p, "SIGKILL");
+        killed++;
+      } catch {
+        /* gone */
+      }
+    }
+    await sleep(100);
+  }
+  return killed;
+}
+
 export function startVm(h: HostDef, run: RunState): number {
   const parent = memcgParent();
   const memcg = join(parent, h.name);
