@@ -94,16 +94,40 @@ export async function prepareRootfs(h: HostDef): Promise<string> {
 
 /** Boot the VM in its own memory cgroup; returns the systemd-nspawn PID. */
 /**
- * Kill whatever is still in a VM's memory cgroup although no run state names it:
- * a session that was ended without `down` (CI ends every process it left, but a
- * container's processes may outlive a killed systemd-nspawn and keep its address).
- * Only the lab puts processes in mailstead-lab/<name>, so they are ours.
+ * Kill every process still running in or for a VM's root filesystem although
+ * no run state names it: a session that ended without `down` (CI ends what a
+ * session left, but a container's processes can outlive a killed
+ * systemd-nspawn and keep its address). Found by their memory cgroup
+ * (…/mailstead-lab/<name>, under whichever session started them) or by a
+ * systemd-nspawn command line naming the root: only ours.
  */
 export async function killLeftovers(name: string): Promise<number> {
-  const memcg = join(memcgParent(), name);
+  const root = rootfsPath(name);
+  // whatever the parent cgroup of the session that started it was
+  const inVm = new RegExp(`/mailstead-lab/${name}(/|$)`);
+  const find = (): number[] => {
+    const found: number[] = [];
+    for (const e of readdirSync("/proc")) {
+      if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+      try {
+        const memcg = /^\d+:memory:(.*)$/m.exec(readFileSync(`/proc/${e}/cgroup`, "utf8"))?.[1] ?? "";
+        const cmd = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+        if (inVm.test(memcg) || (cmd.some((c) => c.endsWith("systemd-nspawn")) && cmd.includes(root))) found.push(Number(e));
+      } catch {
+        /* gone or not ours to read */
+      }
+    }
+    return found;
+  };
   let killed = 0;
   for (let i = 0; i < 50; i++) {
-    const pids = cgroupPids(memcg);
+    const pids = find().filter((p) => {
+      try {
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, "utf8"));
+      } catch {
+        return false;
+      }
+    });
     if (pids.length === 0) break;
     for (const p of pids) {
       try {
