@@ -108,7 +108,8 @@ export const firewall = defineRole<FirewallVars>({
       notify: "reload iptables rules",
     });
     return [
-      { title: "Install nftables", action: apt.packages({ present: ["nftables"] }), when: on },
+      // netbase gives /etc/protocols: without it nft cannot resolve "ipv6-icmp" (minimal images lack it)
+      { title: "Install nftables", action: apt.packages({ present: ["nftables", "netbase"] }), when: on },
       { title: "Create /etc/mailstead", action: directory({ path: "/etc/mailstead", mode: "0755" }), when: on },
       {
         title: `Render ${RULES}`,
