@@ -23,8 +23,12 @@ export async function ensureBridge(run: RunState): Promise<void> {
   if (!bridgeExists()) {
     await $`ip link add ${br} type bridge`;
     run.bridge = { name: br, createdByLab: true };
-  } else {
-    run.bridge ??= { name: br, createdByLab: false };
+  } else if (!run.bridge) {
+    // A labbr0 nobody's run state names, carrying the lab's address (or none), is a leftover of
+    // a lab whose session ended without `down` (processes end, bridges stay): ours to reuse and remove.
+    const addrs = (await $`ip -4 -o addr show dev ${br}`).stdout.trim();
+    const ours = addrs === "" || addrs.includes(`${LAB_NET.address}/${LAB_NET.prefix}`);
+    run.bridge = { name: br, createdByLab: ours };
   }
   // only the lab's own IPv4 subnet on this bridge: no IPv6 link-local chatter
   if (existsSync(`/proc/sys/net/ipv6/conf/${br}/disable_ipv6`)) writeFileSync(`/proc/sys/net/ipv6/conf/${br}/disable_ipv6`, "1");
