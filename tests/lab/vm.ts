@@ -104,7 +104,7 @@ export async function prepareRootfs(h: HostDef): Promise<string> {
 export async function killLeftovers(name: string): Promise<number> {
   const root = rootfsPath(name);
   // whatever the parent cgroup of the session that started it was
-  const inVm = new RegExp(`/mailstead-lab/${name}(/|$)`);
+  const inVm = new RegExp(`/mailstead-lab/${name}(\\.[0-9a-z]+)?(/|$)`);
   const find = (): number[] => {
     const found: number[] = [];
     for (const e of readdirSync("/proc")) {
@@ -144,7 +144,9 @@ export async function killLeftovers(name: string): Promise<number> {
 
 export function startVm(h: HostDef, run: RunState): number {
   const parent = memcgParent();
-  const memcg = join(parent, h.name);
+  // A new memory cgroup per boot: re-creating the name of one just removed (down, then up) left
+  // the VM's systemd unable to place services (status=219/CGROUP, "Input/output error").
+  const memcg = join(parent, `${h.name}.${Date.now().toString(36)}`);
   mkdirSync(memcg, { recursive: true });
   run.memcgParent = parent;
   const consoleFile = consolePath(h.name);
