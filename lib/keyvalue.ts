@@ -2,7 +2,7 @@
  * A key/value editor for config files the tool does not own (the role of
  * Mail-in-a-Box's editconf): set, replace or remove `key = value` settings
  * and leave every other line, comment and blank line as it was. Pure: text in,
- * text out. Never `sed -i`.
+ * text out; no in-place stream edits of configs.
  *
  * Rules:
  * - The first active occurrence of a key is replaced in place (with its

@@ -9,6 +9,7 @@ import { dirname, basename, posix } from "node:path";
 import { fileContent, fileStat, type FileStat } from "../facts/files.js";
 import { ref, type FactReader } from "../facts/types.js";
 import { editConf, type EditConfOptions } from "../keyvalue.js";
+import { escapeRegExp } from "../text.js";
 import { and, cmd, quote } from "../shell.js";
 import type { Action, Command, Plan } from "./types.js";
 
@@ -235,7 +236,7 @@ export function lineInFile(args: LineArgs): Action {
     plan(f) {
       const current = f.get(content);
       const st = f.get(stat);
-      const re = new RegExp(args.regexp ?? `^${args.line.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+      const re = new RegExp(args.regexp ?? `^${escapeRegExp(args.line)}$`);
       const text = current ?? "";
       const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
       const out: string[] = [];

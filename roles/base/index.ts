@@ -9,6 +9,7 @@ import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, lineInFile, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
+import { escapeRegExp } from "../../lib/text.js";
 import { baseDefaults } from "./defaults.js";
 
 export interface BaseVars {
@@ -110,7 +111,7 @@ export const base = defineRole<BaseVars>({
         }),
         when: needSwap,
       },
-      { title: `Enable ${swap} at boot`, action: lineInFile({ path: "/etc/fstab", regexp: `^${swap.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s`, line: `${swap} none swap sw 0 0` }), when: needSwap },
+      { title: `Enable ${swap} at boot`, action: lineInFile({ path: "/etc/fstab", regexp: `^${escapeRegExp(swap)}\\s`, line: `${swap} none swap sw 0 0` }), when: needSwap },
       { title: `Turn on ${swap}`, action: command({ run: `swapon ${quote(swap)}`, unless: `swapon --show=NAME --noheadings | grep -qx ${quote(swap)}` }), when: needSwap },
     ];
   },
