@@ -191,20 +191,23 @@ export const certbot = defineRole<CertbotVars>({
       action: command({ run: `certbot delete --non-interactive --cert-name ${quote(name)}`, onlyIf: `grep -qxF ${quote(`renew_hook = ${DEPLOY}`)} ${quote(l.conf)}` }),
     };
 
+    const current = posix.join(v.tls_dir, "current");
+    const hasCurrent = ctx.fact(ref(fileStat, current)) !== null;
     if (mode === "none") {
       return [
         stopWatching,
         stopRenewing,
+        // A later certbot mode starts from the self-signed pair again, not from the last certificate served.
+        { title: `Link ${current} to the self-signed pair`, action: symlink({ path: current, target: "selfsigned" }), when: hasCurrent },
         { title: `Serve the self-signed certificate (${p.fullchain})`, action: symlink({ path: p.fullchain, target: "selfsigned/fullchain.pem" }), notify: "reload the mail services" },
         { title: `Serve the self-signed key (${p.privkey})`, action: symlink({ path: p.privkey, target: "selfsigned/privkey.pem" }), notify: "reload the mail services" },
       ];
     }
 
-    const current = posix.join(v.tls_dir, "current");
     const common: (Step | FlushStep)[] = [
       { title: "Install the certificate deploy hook", action: file({ path: DEPLOY, content: ctx.template("mailstead-cert-deploy", tv), mode: "0755", validate: "sh -n %s" }) },
       // `current` starts at the self-signed pair; the deploy hook moves it.
-      { title: `Link ${current} to the self-signed pair`, action: symlink({ path: current, target: "selfsigned" }), when: ctx.fact(ref(fileStat, current)) === null },
+      { title: `Link ${current} to the self-signed pair`, action: symlink({ path: current, target: "selfsigned" }), when: !hasCurrent },
       { title: `Point ${p.fullchain} through ${current}`, action: symlink({ path: p.fullchain, target: "current/fullchain.pem" }), notify: "reload the mail services" },
       { title: `Point ${p.privkey} through ${current}`, action: symlink({ path: p.privkey, target: "current/privkey.pem" }), notify: "reload the mail services" },
       { title: `Create ${CONF_DIR}`, action: directory({ path: CONF_DIR, mode: "0755" }) },
