@@ -257,6 +257,7 @@ export const certbot = defineRole<CertbotVars>({
       },
       // Created only when missing: in webroot mode it usually belongs to the web server (Nginx Proxy Manager's data dir).
       { title: `Create ${v.certbot_webroot_path}`, action: directory({ path: v.certbot_webroot_path, mode: "0755" }), when: mode === "webroot" && ctx.fact(ref(fileStat, v.certbot_webroot_path)) === null },
+      { title: `Create ${posix.dirname(DROPIN)}`, action: directory({ path: posix.dirname(DROPIN), mode: "0755" }) },
       { title: `Give the renewal timer the same environment (${DROPIN})`, action: file({ path: DROPIN, content: ctx.template("certbot.service.conf", tv) }), notify: "daemon-reload" },
       { title: "Install the certificate issuer", action: file({ path: ISSUE, content: ctx.template("mailstead-cert-issue", tv), mode: "0755", validate: "sh -n %s" }) },
       { title: "Load the unit files", flush: true },
