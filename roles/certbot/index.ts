@@ -151,6 +151,8 @@ function templateVars(v: CertbotVars) {
     want: renewalWants(v).join("\n"),
     reuse_key: v.certbot_reuse_key,
     args: certonlyArgs(v).map(quote).join(" "),
+    // files mode: the files and the directories holding them (see the path unit's comment)
+    watch: [...new Set([v.certbot_files_fullchain, v.certbot_files_privkey, posix.dirname(v.certbot_files_fullchain), posix.dirname(v.certbot_files_privkey)])].filter((x) => x && x !== "."),
     http_who: v.certbot_mode === "webroot" ? `the web server that serves ${v.certbot_webroot_path} as /.well-known/acme-challenge/` : "certbot's own server on this host (the firewall opens it in standalone mode)",
   };
 }

@@ -124,7 +124,6 @@ describe("certbot against Pebble on mx1", () => {
   it("standalone: gets a certificate for mx1.example.test; 25/465/587/993 serve it (Verification: OK); port 80 opened", async () => {
     // From a clean slate: no lineage, the self-signed pair served.
     expectClean(await converge("none", { certbot_mode: "none" }));
-    await root(`rm -rf ${NPM}`);
     const r = await converge("standalone first", { certbot_mode: "standalone", ...pebble() });
     expectClean(r);
     expect(stepsWith(r, "changed")).toEqual(expect.arrayContaining([`mx1 certbot: Get a certificate for ${NAME} (standalone)`]));
@@ -169,8 +168,8 @@ describe("certbot against Pebble on mx1", () => {
     const before = await expectServedEverywhere("before bad renewal");
     // What certbot hands the deploy hook, with a key that is not the certificate's.
     await root(`rm -rf /root/bad-lineage && mkdir -p /root/bad-lineage && cp -L ${LIVE}/fullchain.pem /root/bad-lineage/ && openssl ecparam -name prime256v1 -genkey -noout -out /root/bad-lineage/privkey.pem`);
-    const r = await root(`RENEWED_LINEAGE=/root/bad-lineage RENEWED_DOMAINS=${NAME} /usr/local/sbin/mailstead-cert-deploy; echo "exit=$?"`, true);
-    expect(r.stdout + r.stderr).toContain("exit=1");
+    const r = await root(`RENEWED_LINEAGE=/root/bad-lineage RENEWED_DOMAINS=${NAME} /usr/local/sbin/mailstead-cert-deploy`, true);
+    expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/REFUSED .*does not belong to the certificate/);
     expect((await root("journalctl -t mailstead-cert --no-pager -n 5")).stdout).toContain("REFUSED");
     expect(await expectServedEverywhere("after bad renewal")).toBe(before);
@@ -210,7 +209,8 @@ describe("certbot against Pebble on mx1", () => {
   it("files: certificates managed elsewhere are served, and replacing them reaches every port within 10 s", async () => {
     // Nginx Proxy Manager keeps its own certbot tree; stand one up with the lab's DNS-01 key.
     const npmCertbot = `env REQUESTS_CA_BUNDLE=/etc/mailstead/certbot/ca-bundle.pem certbot --config-dir ${NPM} --work-dir /tmp/npm-work --logs-dir /tmp/npm-logs`;
-    await root(`mkdir -p ${NPM} && umask 077 && printf '%s\\n' ${JSON.stringify(dnsCredentials)} > /root/npm-rfc2136.ini`);
+    await root(`rm -rf ${NPM} /opt/npm-sim/copy && mkdir -p ${NPM}`);
+    await sshRun(mx1, "sudo sh -c 'umask 077; cat > /root/npm-rfc2136.ini'", { input: `${dnsCredentials}\n` });
     const get = await root(
       `${npmCertbot} certonly -n --agree-tos --register-unsafely-without-email --server ${lab.acme.directory} --cert-name npm-1 -d ${NAME} ` +
         `--authenticator dns-rfc2136 --dns-rfc2136-credentials /root/npm-rfc2136.ini --dns-rfc2136-propagation-seconds 0 2>&1`,
