@@ -21,11 +21,11 @@ export type DnsPlugin = (typeof DNS_PLUGINS)[number];
  */
 export const certbotDefaults = defineDefaults("certbot", {
   certbot_mode: {
-    default: "standalone",
+    default: "none",
     why:
-      "standalone gets a trusted certificate with no other setup on a dedicated VM (certbot answers HTTP-01 on port 80 itself, which the firewall then opens); " +
-      "until DNS points at the host the converge only warns and keeps the self-signed one. Choose webroot when another web server owns port 80 (Nginx Proxy Manager), " +
-      "dns for DNS-01 through a provider API, files when certificates are managed elsewhere, none to keep the self-signed certificate. See docs/certificates.md.",
+      "Off until chosen: a real certificate needs DNS pointing at the host and consent to the CA's terms, and the usual mode depends on who owns port 80, so the tool contacts no CA and opens no port by itself " +
+      "(the self-signed stand-in still encrypts; MTAs accept it). inventory/example.yml chooses standalone (certbot answers HTTP-01 on port 80, which the firewall then opens); " +
+      "webroot when another web server owns port 80 (Nginx Proxy Manager), dns for DNS-01 through a provider API, files for certificates managed elsewhere. See docs/certificates.md.",
     schema: { type: "string", enum: ["standalone", "webroot", "dns", "files", "none"] },
   },
   certbot_server: {

@@ -290,13 +290,14 @@ export const certbot = defineRole<CertbotVars>({
   ],
   async verify(ctx) {
     const v = ctx.vars;
+    // none: the role is off (the tls role checks its self-signed pair).
+    if (v.certbot_mode === "none") return [];
     const p = tlsPaths(v.tls_dir);
     const items = await certChecks(ctx.run, {
       hostname: fqdnOf(v),
       certPath: p.fullchain,
-      ...(v.certbot_ca_bundle && v.certbot_mode !== "none" ? { caFile: CA_BUNDLE } : {}),
+      ...(v.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
       selfSignedPath: posix.join(p.selfsignedDir, "fullchain.pem"),
-      skipChain: v.certbot_mode === "none",
     });
     const checks = toVerifyChecks(items);
     if (isCertbotMode(v.certbot_mode)) {

@@ -19,16 +19,17 @@ import { certbotDefaults } from "../../roles/certbot/defaults.js";
 import { accountsDir, certbot, certonlyArgs, renewalWants, settingsProblems, type CertbotVars } from "../../roles/certbot/index.js";
 import { tlsDefaults } from "../../roles/tls/defaults.js";
 
+/** Defaults with standalone mode (the default mode is none), as an inventory choosing it would give. */
 const vars = (extra: Partial<CertbotVars> = {}): CertbotVars =>
-  ({ ...defaultValues(tlsDefaults), ...defaultValues(certbotDefaults), base_hostname: "mx1", base_domain: "example.test", ...extra }) as CertbotVars;
+  ({ ...defaultValues(tlsDefaults), ...defaultValues(certbotDefaults), certbot_mode: "standalone", base_hostname: "mx1", base_domain: "example.test", ...extra }) as CertbotVars;
 
 const schemaProblems = (name: string, value: unknown) =>
   validate(certbotDefaults[name as keyof typeof certbotDefaults]!.schema, { file: "t.yml", data: value, lineOf: () => undefined }, {});
 
 describe("certbot settings", () => {
-  it("defaults: standalone against Let's Encrypt production, ECDSA, no key reuse; every setting has a why", () => {
-    const v = vars();
-    expect(v.certbot_mode).toBe("standalone");
+  it("defaults: off (none), Let's Encrypt production, ECDSA, no key reuse; every setting has a why", () => {
+    const v = { ...defaultValues(certbotDefaults) } as unknown as CertbotVars;
+    expect(v.certbot_mode).toBe("none");
     expect(v.certbot_server).toBe("https://acme-v02.api.letsencrypt.org/directory");
     expect(v.certbot_key_type).toBe("ecdsa");
     expect(v.certbot_reuse_key).toBe(false);
