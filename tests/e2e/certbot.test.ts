@@ -154,8 +154,11 @@ describe("certbot against Pebble on mx1", () => {
     const env = (await root("systemctl show -p Environment --value certbot.service")).stdout.trim();
     expect(env).toContain("REQUESTS_CA_BUNDLE=/etc/mailstead/certbot/ca-bundle.pem");
     const t0 = performance.now();
-    const r = await root(`env ${env} certbot renew --force-renewal --no-random-sleep-on-renew --cert-name ${NAME} 2>&1`);
+    // Through python only to read the renewal's peak memory (certbot is no daemon: it costs memory only while it runs).
+    const renew = `env ${env} certbot renew --force-renewal --no-random-sleep-on-renew --cert-name ${NAME}`;
+    const r = await root(`python3 -c 'import resource,subprocess,sys; p=subprocess.run(sys.argv[1], shell=True, stderr=subprocess.STDOUT); print("maxrss_kb=%d" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(p.returncode)' '${renew}'`);
     timings["forced renewal"] = (performance.now() - t0) / 1000;
+    timings["forced renewal peak RSS MiB"] = Number(/maxrss_kb=(\d+)/.exec(r.stdout)?.[1] ?? 0) / 1024;
     expect(r.stdout).toMatch(/success/i);
     const after = await expectServedEverywhere("after renewal");
     expect(after).not.toBe(before);
@@ -177,7 +180,7 @@ describe("certbot against Pebble on mx1", () => {
 
   it("dns (RFC 2136, TSIG): the settings change replaces the certificate through DNS-01; port 80 closed again; second run changed=0", async () => {
     const before = await diskSerial();
-    const vars = { certbot_mode: "dns", certbot_dns_plugin: "rfc2136", certbot_dns_propagation_seconds: 0, ...pebble() };
+    const vars = { certbot_mode: "dns", certbot_dns_plugin: "rfc2136", certbot_dns_propagation_seconds: 0, certbot_reuse_key: true, ...pebble() };
     const r = await converge("dns first", vars, { certbot_dns_credentials: dnsCredentials });
     expectClean(r);
     // the TSIG secret never shows
@@ -191,15 +194,24 @@ describe("certbot against Pebble on mx1", () => {
     const again = await converge("dns second", vars, { certbot_dns_credentials: dnsCredentials });
     expectClean(again);
     expect(stepsWith(again, "changed")).toEqual([]);
+    // certbot_reuse_key: a renewal (DNS-01 through the saved settings) keeps the key, so a DANE TLSA 3 1 1 record stays valid.
+    expect(conf).toContain("reuse_key = True");
+    const spki = async () => (await root("openssl x509 -in /etc/mailstead/tls/fullchain.pem -noout -pubkey | sha256sum")).stdout;
+    const keyBefore = await spki();
+    await root(`env REQUESTS_CA_BUNDLE=/etc/mailstead/certbot/ca-bundle.pem certbot renew --force-renewal --no-random-sleep-on-renew --cert-name ${NAME} 2>&1`);
+    expect(await expectServedEverywhere("dns renewal")).not.toBe(after);
+    expect(await spki()).toBe(keyBefore);
   }, 600_000);
 
   it("webroot: a web server that owns port 80 serves the challenge from the webroot", async () => {
     const before = await diskSerial();
     await root("mkdir -p /var/lib/mailstead/acme-webroot && systemd-run --unit=mailstead-test-web --collect python3 -m http.server 80 --bind 0.0.0.0 --directory /var/lib/mailstead/acme-webroot");
     try {
-      const r = await converge("webroot", { certbot_mode: "webroot", firewall_extra_tcp_ports: [80], ...pebble() });
+      // and the RSA option: the key type change replaces the certificate too
+      const r = await converge("webroot", { certbot_mode: "webroot", certbot_key_type: "rsa", firewall_extra_tcp_ports: [80], ...pebble() });
       expectClean(r);
       expect(await expectServedEverywhere("webroot")).not.toBe(before);
+      expect((await root("openssl x509 -in /etc/mailstead/tls/fullchain.pem -noout -text")).stdout).toMatch(/Public-Key: \(2048 bit\)[\s\S]*rsaEncryption|rsaEncryption[\s\S]*Public-Key: \(2048 bit\)/);
       expect((await root(`cat ${RENEWAL}`)).stdout).toContain(`${NAME} = /var/lib/mailstead/acme-webroot`);
     } finally {
       await root("systemctl stop mailstead-test-web", true);

@@ -18,6 +18,8 @@ import { evaluateCertChecks, toVerifyChecks } from "../../roles/certbot/checks.j
 import { certbotDefaults } from "../../roles/certbot/defaults.js";
 import { accountsDir, certbot, certonlyArgs, renewalWants, settingsProblems, type CertbotVars } from "../../roles/certbot/index.js";
 import { tlsDefaults } from "../../roles/tls/defaults.js";
+import { HOSTS } from "../lab/hosts.js";
+import { labCertbotVars } from "../lab/lab.js";
 
 /** Defaults with standalone mode (the default mode is none), as an inventory choosing it would give. */
 const vars = (extra: Partial<CertbotVars> = {}): CertbotVars =>
@@ -65,6 +67,17 @@ describe("certbot settings", () => {
   it("opens port 80 only in standalone mode", () => {
     expect(certbot.ports!(vars())).toEqual([expect.objectContaining({ port: 80, proto: "tcp" })]);
     for (const m of ["webroot", "dns", "files", "none"] as const) expect(certbot.ports!(vars({ certbot_mode: m }))).toEqual([]);
+  });
+});
+
+describe("the lab inventory's certificate settings", () => {
+  it("mx1 gets a Pebble certificate (standalone, Pebble's URL, its HTTPS CA + issuing root); the other hosts nothing", () => {
+    const ca = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+    const root = "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----";
+    const mx1 = HOSTS.find((h) => h.name === "mx1")!;
+    expect(labCertbotVars(mx1, ca, root)).toEqual({ certbot_mode: "standalone", certbot_server: "https://198.51.100.1:14000/dir", certbot_ca_bundle: `${ca}${root}\n` });
+    for (const h of HOSTS.filter((x) => x.name !== "mx1")) expect(labCertbotVars(h, ca, root)).toEqual({});
+    expect(schemaProblems("certbot_ca_bundle", `${ca}${root}\n`)).toEqual([]);
   });
 });
 
