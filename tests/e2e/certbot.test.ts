@@ -9,8 +9,9 @@
  * key does not match is refused and the old certificate stays served; files
  * mode serves replaced files within 10 s; a first issuance while DNS points
  * elsewhere is a warning naming the record, and the converge goes on with the
- * self-signed certificate. At the end mx1 is converged back to the lab
- * inventory's certificate mode and the DNS record is restored.
+ * self-signed certificate. Debian 13 (mx2: certbot 4, Dovecot 2.4) gets one too.
+ * At the end mx1 (and mx2's firewall and certbot roles) are converged back to
+ * the lab inventory's certificate mode and the DNS record is restored.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,15 +37,15 @@ const timings: Record<string, number> = {};
 
 const root = (cmd: string, nothrow = false, timeoutMs = 300_000) => sshRun(mx1, `sudo sh -c ${JSON.stringify(cmd)}`, { nothrow, timeoutMs });
 
-/** The lab inventory with only mx1 and these vars (plus a secrets file when given). */
-function inventory(vars: Record<string, unknown>, secrets?: Record<string, unknown>): string {
+/** The lab inventory with only one host (mx1 unless said) and these vars (plus a secrets file when given). */
+function inventory(vars: Record<string, unknown>, secrets?: Record<string, unknown>, host = "mx1"): string {
   const inv = YAML.parse(readFileSync(lab.inventory, "utf8"));
-  inv.hosts = { mx1: { ...inv.hosts.mx1, vars: { ...inv.hosts.mx1.vars, ...vars } } };
+  inv.hosts = { [host]: { ...inv.hosts[host], vars: { ...inv.hosts[host].vars, ...vars } } };
   inv.groups = {};
   const dir = mkdtempSync(join(tmpdir(), "mailstead-certbot-"));
   const file = join(dir, "certbot.yml");
   writeFileSync(file, YAML.stringify(inv));
-  if (secrets) writeFileSync(join(dir, "certbot.secrets.yml"), YAML.stringify({ vars: {}, hosts: { mx1: secrets } }), { mode: 0o600 });
+  if (secrets) writeFileSync(join(dir, "certbot.secrets.yml"), YAML.stringify({ vars: {}, hosts: { [host]: secrets } }), { mode: 0o600 });
   return file;
 }
 
@@ -114,6 +115,9 @@ afterAll(async () => {
   await setRecord(NAME, "A", [mx1.address]).catch(() => {});
   await root("systemctl stop mailstead-test-web 2>/dev/null; true", true).catch(() => {});
   const r = await site(["-i", inventory(labHasCertbot ? {} : { certbot_mode: "none" }), "--limit", "mx1"]);
+  // mx2: back to the lab inventory's mode (none) for the roles this file touched there
+  const r2 = await site(["-i", inventory({}, undefined, "mx2"), "--limit", "mx2", "--tags", "firewall,certbot"]);
+  expect(stepsWith(r2, "failed"), r2.stdout).toEqual([]);
   console.log(`certbot e2e timings (s): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Number(v.toFixed(1))])))}; restore ${r.seconds.toFixed(1)}`);
   expect(stepsWith(r, "failed"), r.stdout).toEqual([]);
 }, 600_000);
@@ -271,6 +275,23 @@ describe("certbot against Pebble on mx1", () => {
     timings["files (copies): replaced -> served"] = (performance.now() - t1) / 1000;
     for (const { port } of PORTS) expect(s[port], `port ${port}`).toMatchObject({ serial: want3, verified: true });
     expect((performance.now() - t1) / 1000).toBeLessThanOrEqual(10);
+  }, 600_000);
+
+  it("Debian 13 (mx2, certbot 4, Dovecot 2.4): standalone gets a certificate served on all four ports; a second run changes nothing", async () => {
+    const mx2 = labHost(lab, "mx2");
+    await sshRun(outsider, "cat > /tmp/pebble-root.pem", { input: readFileSync(lab.acme.rootCa, "utf8") });
+    const inv = inventory({ certbot_mode: "standalone", ...pebble() }, undefined, "mx2");
+    const first = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,certbot"]);
+    timings["mx2 standalone"] = first.seconds;
+    expectClean(first);
+    const second = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,certbot"]);
+    expectClean(second);
+    expect(stepsWith(second, "changed")).toEqual([]);
+    const script = PORTS.map(({ port, starttls }) =>
+      `echo "@@${port} $(timeout 15 openssl s_client -connect ${mx2.address}:${port} ${starttls ? `-starttls ${starttls} ` : ""}-servername mx2.example.net -verify_hostname mx2.example.net -CAfile /tmp/pebble-root.pem -brief </dev/null 2>&1 | grep -c '^Verification: OK')"`,
+    ).join("\n");
+    const r = await sshRun(outsider, script, { nothrow: true, timeoutMs: 120_000 });
+    for (const { port } of PORTS) expect(r.stdout, `mx2 port ${port}`).toContain(`@@${port} 1`);
   }, 600_000);
 
   it("first issuance while DNS points elsewhere: a WARNING naming the record, the converge goes on with the self-signed certificate", async () => {
