@@ -114,6 +114,8 @@ afterAll(async () => {
   // DNS back to the lab's record, the web server of the webroot test gone, mx1 back to the lab inventory's mode.
   await setRecord(NAME, "A", [mx1.address]).catch(() => {});
   await root("systemctl stop mailstead-test-web 2>/dev/null; true", true).catch(() => {});
+  // the Nginx Proxy Manager stand-in, its TSIG credentials and the simulated bad renewal
+  await root("rm -rf /opt/npm-sim /root/npm-rfc2136.ini /root/bad-lineage /tmp/npm-work /tmp/npm-logs", true).catch(() => {});
   const r = await site(["-i", inventory(labHasCertbot ? {} : { certbot_mode: "none" }), "--limit", "mx1"]);
   // mx2: back to the lab inventory's mode (none) for the roles this file touched there
   const r2 = await site(["-i", inventory({}, undefined, "mx2"), "--limit", "mx2", "--tags", "firewall,certbot"]);
