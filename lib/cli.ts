@@ -15,7 +15,7 @@ import { colorEnabled, colors } from "./report/colors.js";
 import { jsonReport, writeJsonReport } from "./report/json.js";
 import { listrReporter } from "./report/listr.js";
 import { plainReporter } from "./report/plain.js";
-import { recapLines } from "./report/recap.js";
+import { recapLines, warningLines } from "./report/recap.js";
 import type { Role } from "./role.js";
 import { run, type RunnerEvents } from "./runner.js";
 import { LocalTransport } from "./transport/local.js";
@@ -175,6 +175,7 @@ export async function runPlaybook(
     }
     io.out("");
     for (const l of recapLines(outcome.summaries, c)) io.out(l);
+    for (const l of warningLines(outcome.results, c)) io.out(l);
     if (opts.json) {
       try {
         writeJsonReport(opts.json, jsonReport(outcome, { startedAt, check: opts.check }));

@@ -18,6 +18,12 @@ export interface Step {
   when?: boolean;
   /** Mask command lines and diffs of this step. */
   sensitive?: boolean;
+  /**
+   * "warn": a failure of this step is reported as a warning (with its error) and
+   * the host goes on; the exit code stays 0. For steps whose failure leaves a
+   * working fallback in place. Default "fail".
+   */
+  onError?: "fail" | "warn";
 }
 
 /** Marker step: run the handlers notified so far, now, instead of at the role's end. */
@@ -49,6 +55,8 @@ export interface VerifyCheck {
   name: string;
   ok: boolean;
   detail?: string;
+  /** A check that did not pass is a warning, not a failure (the host still counts as converged). */
+  warn?: boolean;
 }
 
 export interface VerifyContext<V = Record<string, unknown>> {

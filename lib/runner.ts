@@ -16,7 +16,8 @@ import type { Action, Plan } from "./operations/types.js";
 import { isFlush, type Handler, type Role, type RoleContext, type Step, type FlushStep } from "./role.js";
 import { render } from "./template.js";
 
-export type StepStatus = "ok" | "changed" | "failed" | "skipped";
+/** "warning": a step or check that did not succeed but does not fail the host (Step.onError "warn", VerifyCheck.warn). */
+export type StepStatus = "ok" | "changed" | "failed" | "skipped" | "warning";
 export type StepKind = "step" | "handler" | "verify";
 
 export interface StepResult {
@@ -40,6 +41,8 @@ export interface HostSummary {
   changed: number;
   failed: number;
   skipped: number;
+  /** Steps and checks that reported a warning (the exit code stays 0). */
+  warnings: number;
   /** Handlers notified but not run because the host failed. */
   pendingHandlers: string[];
   /** Set when the host failed before or outside a step (connection, facts). */
@@ -244,12 +247,13 @@ class HostRun {
       });
       return true;
     } catch (e) {
-      this.failed = true;
+      const warn = step.onError === "warn";
+      if (!warn) this.failed = true;
       const err = e as Error;
       const ce = e instanceof CommandError ? e : undefined;
       this.emit({
         ...base,
-        status: "failed",
+        status: warn ? "warning" : "failed",
         durationMs: ms(),
         commands: plan ? shown(plan) : [],
         reasons: plan?.reasons ?? [],
@@ -277,11 +281,11 @@ class HostRun {
         this.emit({
           ...base,
           title: `verify: ${c.name}`,
-          status: c.ok ? "ok" : "failed",
+          status: c.ok ? "ok" : c.warn ? "warning" : "failed",
           durationMs: each,
           ...(c.ok ? {} : { error: { message: c.detail ?? "check failed" } }),
         });
-        if (!c.ok) this.failed = true;
+        if (!c.ok && !c.warn) this.failed = true;
       }
     } catch (e) {
       this.failed = true;
@@ -297,6 +301,7 @@ class HostRun {
       changed: count("changed"),
       failed: count("failed") + (error ? 1 : 0),
       skipped: count("skipped"),
+      warnings: count("warning"),
       pendingHandlers: this.pending,
       ...(error ? { error: this.redact(error) } : {}),
       durationMs,

@@ -9,13 +9,14 @@ import { fail2ban } from "./fail2ban/index.js";
 import { firewall } from "./firewall/index.js";
 import { motd } from "./motd/index.js";
 import { tls } from "./tls/index.js";
+import { certbot } from "./certbot/index.js";
 import { mailbox } from "./mailbox/index.js";
 import { relay } from "./relay/index.js";
 import { postfix } from "./postfix/index.js";
 import { dovecot } from "./dovecot/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [base, firewall, tls, mailbox, relay, postfix, dovecot, fail2ban, motd];
+export const siteRoles: Role[] = [base, firewall, tls, certbot, mailbox, relay, postfix, dovecot, fail2ban, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

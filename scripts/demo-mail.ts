@@ -4,10 +4,12 @@
  * mx2 (the MX of example.net), and dave@example.net reads it back over IMAPS on mx2:993.
  *
  * Users and passwords come from the lab state (tests/lab/.state/lab.json, `mail.users`).
- * The lab's certificates are self-signed: each host's certificate is fetched over SSH
- * (the lab's verified known_hosts) and used as the only trust anchor, with the host name
- * checked, so TLS is verified for real rather than switched off.
+ * TLS is verified for real rather than switched off, with the host name checked: mx1's
+ * certificate comes from the lab's ACME CA (Pebble, certbot role), whose issuing root is the
+ * trust anchor; mx2 keeps a self-signed certificate, fetched over SSH (the lab's verified
+ * known_hosts) and used as its own trust anchor.
  */
+import { readFileSync } from "node:fs";
 import { ImapFlow } from "imapflow";
 import nodemailer from "nodemailer";
 import { labHost, loadLabState, sshRun, type LabHost, type LabState } from "../tests/lab/index.js";
@@ -36,8 +38,11 @@ async function main(): Promise<void> {
   const alice = user(state, "mx1");
   const dave = user(state, "mx2");
 
-  step(`fetch the self-signed certificates of ${mx1.fqdn} and ${mx2.fqdn} over SSH (trust anchors for this demo)`);
-  const [ca1, ca2] = await Promise.all([hostCert(mx1), hostCert(mx2)]);
+  step(`trust anchors: the lab ACME CA's root (${mx1.fqdn}) and ${mx2.fqdn}'s self-signed certificate, fetched over SSH`);
+  // mx1's certificate chains to Pebble's root; its own certificate is added too, so a host
+  // still on the self-signed stand-in (no ACME) also verifies.
+  const [own1, ca2] = await Promise.all([hostCert(mx1), hostCert(mx2)]);
+  const ca1 = [readFileSync(state.acme.rootCa, "utf8"), own1];
 
   const subject = `mailstead demo ${new Date().toISOString()}`;
   const text = `Hello Dave,\n\nthis message went from ${alice.address} through ${mx1.fqdn}:587 (STARTTLS + AUTH)\nto ${mx2.fqdn}, the MX of example.net.\n\nAlice\n`;

@@ -15,6 +15,14 @@ echo "== converge mx1 and mx2 (npx tsx playbooks/site.ts -i $inv --limit mail)"
 npx tsx playbooks/site.ts -i "$inv" --limit mail
 echo "== converge again: nothing should change"
 npx tsx playbooks/site.ts -i "$inv" --limit mail
+root=tests/lab/.state/acme/pebble-root.pem
+echo "== mx1 serves a certificate from the lab's ACME CA (Pebble, certbot role); verified with Pebble's root:"
+for p in 25 465 587 993; do
+  case $p in 25|587) st="-starttls smtp" ;; *) st="" ;; esac
+  # shellcheck disable=SC2086
+  v=$(openssl s_client -connect 198.51.100.10:$p $st -servername mx1.example.test -verify_hostname mx1.example.test -CAfile "$root" -brief </dev/null 2>&1 | grep -E '^(Verification|Peer certificate)' | tr '\n' ' ' || true)
+  echo "   mx1:$p  $v"
+done
 echo "== send alice@example.test -> dave@example.net and read it back (npx tsx scripts/demo-mail.ts)"
 npx tsx scripts/demo-mail.ts
 cat <<'MSG'
@@ -27,10 +35,12 @@ Done. Poke at it:
 
   # The demo mailboxes' passwords live in tests/lab/.state/lab.json (mail.users); this reads one:
   pw() { node -p "require('./tests/lab/.state/lab.json').mail.users.find(u => u.host === '$1').password"; }
-  # TLS per port (self-signed certificates: openssl reports a verify error, that is expected):
-  openssl s_client -connect 198.51.100.10:587 -starttls smtp -brief </dev/null
-  openssl s_client -connect 198.51.100.10:465 -brief </dev/null
+  # TLS per port: mx1's certificate is from the lab's ACME CA (Pebble); mx2's is self-signed
+  # (openssl reports a verify error for mx2, that is expected):
+  openssl s_client -connect 198.51.100.10:587 -starttls smtp -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
+  openssl s_client -connect 198.51.100.10:465 -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
   openssl s_client -connect 198.51.100.20:993 -brief </dev/null
+  npm run lab -- ssh mx1 sudo journalctl -t mailstead-cert   # what the certificate deploy hook did
   # Submit with swaks on 587 (STARTTLS + AUTH), from outsider (apt-get install swaks there if missing):
   npm run lab -- ssh outsider swaks --server 198.51.100.10 --port 587 --tls \
       --auth-user alice@example.test --auth-password "$(pw mx1)" \

@@ -22,6 +22,8 @@ export interface JsonReport {
     exitCode?: number | null;
     stderrTail?: string;
     error?: string;
+    /** The message of a step or check with status "warning". */
+    warning?: string;
   }[];
 }
 
@@ -44,7 +46,7 @@ export function jsonReport(outcome: RunOutcome, meta: { startedAt: Date; check: 
       ...(r.nonIdempotent ? { nonIdempotent: true } : {}),
       ...(r.error
         ? {
-            error: r.error.message,
+            ...(r.status === "warning" ? { warning: r.error.message } : { error: r.error.message }),
             ...(r.error.command !== undefined ? { command: r.error.command } : {}),
             ...(r.error.exitCode !== undefined ? { exitCode: r.error.exitCode } : {}),
             ...(r.error.stderrTail !== undefined ? { stderrTail: r.error.stderrTail } : {}),

@@ -60,7 +60,9 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors): List
     if (r.status === "skipped") return task.skip(`${r.title} (skipped)`);
     const why = r.status === "changed" && r.reasons.length ? c.dim(` (${r.reasons.join("; ")})`) : "";
     const warn = r.nonIdempotent ? c.yellow(" [no guard: runs every time]") : "";
-    task.title = `${r.title} ${r.status === "changed" ? c.yellow("changed") : r.status === "ok" ? c.green("ok") : c.red("failed")}${why}${warn}`;
+    const status = r.status === "changed" ? c.yellow("changed") : r.status === "ok" ? c.green("ok") : r.status === "warning" ? c.yellow("WARNING") : c.red("failed");
+    const message = r.status === "warning" && r.error ? `\n${c.yellow(r.error.message)}` : "";
+    task.title = `${r.title} ${status}${why}${warn}${message}`;
     if (r.status === "failed") throw new Error(formatStep(r, c));
   };
 
@@ -75,7 +77,9 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors): List
           task: async (_: unknown, t: Task) => {
             const end = await get<RoleEnd>(key("roleEnd", host, role)).promise;
             if ("notRun" in end || end.extra.length === 0) return t.skip("handlers and verify (none)");
-            t.title = end.extra.map((r) => `${r.kind === "handler" ? "handler: " : ""}${r.title} ${r.status}`).join("; ");
+            t.title = end.extra
+              .map((r) => `${r.kind === "handler" ? "handler: " : ""}${r.title} ${r.status === "warning" ? c.yellow(`WARNING: ${r.error?.message ?? ""}`) : r.status}`)
+              .join("; ");
             const failed = end.extra.filter((r) => r.status === "failed");
             if (failed.length) throw new Error(failed.map((r) => formatStep(r, c)).join("\n"));
           },
@@ -96,7 +100,7 @@ export function listrReporter(hosts: string[], roles: string[], c: Colors): List
               title: "recap",
               task: async (_c: unknown, t: Task) => {
                 const s = await get<HostSummary>(key("host", host)).promise;
-                t.title = `ok=${s.ok} changed=${s.changed} failed=${s.failed} skipped=${s.skipped}`;
+                t.title = `ok=${s.ok} changed=${s.changed} failed=${s.failed} skipped=${s.skipped}${s.warnings ? c.yellow(` warnings=${s.warnings}`) : ""}`;
                 const pending = s.pendingHandlers.length ? `handlers notified but not run: ${s.pendingHandlers.join(", ")}` : "";
                 if (s.error || pending) throw new Error([s.error, pending].filter(Boolean).join("\n"));
               },

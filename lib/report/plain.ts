@@ -4,13 +4,13 @@ import type { Colors } from "./colors.js";
 
 export function formatStep(r: StepResult, c: Colors): string {
   const status =
-    r.status === "ok" ? c.green("ok") : r.status === "changed" ? c.yellow("changed") : r.status === "failed" ? c.red("FAILED") : c.cyan("skipped");
+    r.status === "ok" ? c.green("ok") : r.status === "changed" ? c.yellow("changed") : r.status === "failed" ? c.red("FAILED") : r.status === "warning" ? c.yellow("WARNING") : c.cyan("skipped");
   const kind = r.kind === "handler" ? "handler: " : "";
   const why = r.status === "changed" && r.reasons.length ? c.dim(` (${r.reasons.join("; ")})`) : "";
   const warn = r.nonIdempotent ? c.yellow(" [no guard: runs every time]") : "";
   let line = `[${r.host}] ${r.role} | ${kind}${r.title} ... ${status}${why}${warn} ${c.dim(`${r.durationMs} ms`)}`;
   if (r.error) {
-    line += `\n    ${c.red(r.error.message)}`;
+    line += `\n    ${r.status === "warning" ? c.yellow(r.error.message) : c.red(r.error.message)}`;
     if (r.error.command) line += `\n    command: ${r.error.command}`;
     if (r.error.stderrTail) line += `\n    ${r.error.stderrTail.split("\n").join("\n    ")}`;
   }

@@ -18,6 +18,8 @@ export interface HostDef {
   domain: string;
   /** Inventory group. `mail` hosts also get the domain's MX record. */
   group: "mail" | "clients";
+  /** certbot_mode for a certificate from the lab's Pebble (the inventory adds its URL and CA bundle); others keep the self-signed one. */
+  certbot?: "standalone" | "webroot" | "dns";
 }
 
 export const LAB_NET = {
@@ -31,7 +33,8 @@ export const LAB_NET = {
 
 export const HOSTS: readonly HostDef[] = [
   // mail host for example.test: the server mailstead provisions.
-  { name: "mx1", address: "198.51.100.10", os: "bookworm", domain: "example.test", group: "mail" },
+  // Its certificate comes from Pebble (HTTP-01 on port 80), so `npm run demo` serves a CA-issued one.
+  { name: "mx1", address: "198.51.100.10", os: "bookworm", domain: "example.test", group: "mail", certbot: "standalone" },
   // "the rest of the internet": a second mail domain, on the other Debian release.
   { name: "mx2", address: "198.51.100.20", os: "trixie", domain: "example.net", group: "mail" },
   // a client / attacker machine with no mail role.

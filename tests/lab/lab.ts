@@ -71,22 +71,36 @@ function upHosts(run: RunState): HostDef[] {
   return HOSTS.filter((h) => run.vms[h.name]);
 }
 
+/**
+ * certbot settings for a host the table marks `certbot`: Pebble's directory and a
+ * CA bundle of Pebble's HTTPS CA (certbot talks to it) plus its current issuing
+ * root (the served chain verifies to it). Pebble makes a new root on every start;
+ * the inventory is rewritten by every `up`, so the bundle follows.
+ */
+export function labCertbotVars(h: HostDef, serverCaPem: string, rootPem: string): Record<string, unknown> {
+  if (!h.certbot) return {};
+  return { certbot_mode: h.certbot, certbot_server: ACME_DIRECTORY, certbot_ca_bundle: `${serverCaPem.trim()}\n${rootPem.trim()}\n` };
+}
+
 function writeInventory(hosts: HostDef[]): void {
   const users = labMailUsers(hosts);
+  const pem = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
+  const certbotVars = (h: HostDef) => (h.certbot && pem(acmePaths.serverCa) && pem(acmePaths.rootCa) ? labCertbotVars(h, pem(acmePaths.serverCa), pem(acmePaths.rootCa)) : {});
   const mailVars = (h: HostDef) => {
     const list = users.filter((u) => u.host === h.name);
     return list.length ? { mailbox_users: list.map((u) => ({ name: u.name, password_hash: u.hash })) } : {};
   };
   const inv = {
     // The lab host runs converges and opens many SSH connections: it is the admin.
-    vars: { firewall_admin_addresses: [LAB_NET.address] },
+    // Only Pebble issues certificates in the lab: hosts the table does not mark keep the self-signed one.
+    vars: { firewall_admin_addresses: [LAB_NET.address], certbot_mode: "none" },
     hosts: Object.fromEntries(
       hosts.map((h) => [
         h.name,
         {
           address: h.address,
           ssh: { user: LOGIN_USER, port: 22, key: paths.sshKey, known_hosts: paths.knownHosts },
-          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h) },
+          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h) },
         },
       ]),
     ),
