@@ -1,0 +1,141 @@
+/**
+ * The opendkim role: OpenDKIM signs the domain's outgoing mail (submission
+ * 587/465 and mail made on the host) and checks DKIM signatures of mail
+ * received on port 25 (one daemon, `Mode sv`; the verdict goes into an
+ * Authentication-Results header that OpenDMARC reads).
+ *
+ * The RSA 2048 key (RFC 8301; RFC 8463 Ed25519 optional) is generated once on
+ * the host with openssl and never regenerated: the step only runs when the key
+ * file is missing. Its public half is published by playbooks/dns.ts.
+ */
+import { posix } from "node:path";
+import { commandOutput } from "../../lib/facts/system.js";
+import { ref } from "../../lib/facts/types.js";
+import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
+import { defineRole } from "../../lib/role.js";
+import { quote } from "../../lib/shell.js";
+import { mailDomain, type MailboxVars } from "../mailbox/model.js";
+import { opendkimDefaults } from "./defaults.js";
+
+export interface OpendkimVars extends Pick<MailboxVars, "base_domain" | "mailbox_domain"> {
+  base_hostname: string;
+  opendkim_enabled: boolean;
+  opendkim_selector: string;
+  opendkim_port: number;
+  opendkim_ed25519: boolean;
+  opendkim_ed25519_selector: string;
+  opendkim_nameservers: string[];
+  opendkim_unbound_nodefault_zones: string[];
+}
+
+export const OPENDKIM_DIR = "/etc/opendkim";
+export const OPENDKIM_KEYS = `${OPENDKIM_DIR}/keys`;
+
+/** Where the private key of a selector lives: /etc/opendkim/keys/<domain>/<selector>.private. */
+export function dkimKeyPath(domain: string, selector: string): string {
+  return posix.join(OPENDKIM_KEYS, domain, `${selector}.private`);
+}
+
+/** Every key the host signs with: RSA always, Ed25519 when enabled. */
+export interface DkimKey {
+  name: string;
+  algorithm: "rsa" | "ed25519";
+  selector: string;
+  path: string;
+}
+
+export function dkimKeys(v: OpendkimVars): DkimKey[] {
+  const domain = mailDomain(v);
+  const keys: DkimKey[] = [{ name: "rsa", algorithm: "rsa", selector: v.opendkim_selector, path: dkimKeyPath(domain, v.opendkim_selector) }];
+  if (v.opendkim_ed25519) keys.push({ name: "ed25519", algorithm: "ed25519", selector: v.opendkim_ed25519_selector, path: dkimKeyPath(domain, v.opendkim_ed25519_selector) });
+  return keys;
+}
+
+/** The nameserver lines of /etc/resolv.conf. */
+export function parseResolvConf(text: string): string[] {
+  return text.split("\n").map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => Boolean(x));
+}
+
+const resolvConf = ref(commandOutput, "cat /etc/resolv.conf 2>/dev/null || true");
+
+/** Generate a private key under umask 077, owned by opendkim, renamed into place only when complete. */
+function genKey(path: string, algorithm: "rsa" | "ed25519"): string {
+  const tmp = `${path}.tmp`;
+  const alg = algorithm === "rsa" ? "-algorithm RSA -pkeyopt rsa_keygen_bits:2048" : "-algorithm ed25519";
+  return [`umask 077`, `openssl genpkey ${alg} -out ${quote(tmp)} 2>&1`, `chown opendkim:opendkim ${quote(tmp)}`, `chmod 0600 ${quote(tmp)}`, `mv -f ${quote(tmp)} ${quote(path)}`].join(" && ");
+}
+
+export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
+  const domain = mailDomain(v);
+  const ns = v.opendkim_nameservers.length ? v.opendkim_nameservers : parseResolvConf(resolv);
+  return {
+    fqdn: `${v.base_hostname}.${v.base_domain}`,
+    mail_domain: domain,
+    keys: dkimKeys(v),
+    multiple: v.opendkim_ed25519,
+    nameservers: ns.join(","),
+    unbound_conf: v.opendkim_unbound_nodefault_zones.length ? `${OPENDKIM_DIR}/unbound.conf` : "",
+    nodefault_zones: v.opendkim_unbound_nodefault_zones,
+  };
+}
+
+export const opendkim = defineRole<OpendkimVars>({
+  name: "opendkim",
+  description: "OpenDKIM: sign outgoing mail (RSA 2048, key made once on the host), check DKIM on incoming mail",
+  settings: opendkimDefaults,
+  state: (v) => (v.opendkim_enabled ? [{ path: OPENDKIM_KEYS, what: "the DKIM private keys (published in DNS: a new key means a new DNS record)", secret: true }] : []),
+  facts: (v) => (v.opendkim_enabled ? [resolvConf] : []),
+  steps(ctx) {
+    const v = ctx.vars;
+    const on = v.opendkim_enabled;
+    if (!on) return [{ title: "Stop OpenDKIM (opendkim_enabled is false)", action: command({ run: "systemctl disable --now opendkim", onlyIf: "systemctl is-enabled -q opendkim" }) }];
+    if (v.opendkim_ed25519 && v.opendkim_ed25519_selector === v.opendkim_selector) {
+      return [{ title: "Refuse one selector for two keys", action: command({ run: "echo 'opendkim_ed25519_selector must differ from opendkim_selector' >&2; exit 1" }) }];
+    }
+    const tv = opendkimTemplateVars(v, ctx.fact(resolvConf));
+    const domainDir = posix.join(OPENDKIM_KEYS, tv.mail_domain);
+    return [
+      { title: "Install OpenDKIM", action: apt.packages({ present: ["opendkim", "openssl"] }) },
+      { title: `Create ${OPENDKIM_DIR}`, action: directory({ path: OPENDKIM_DIR, mode: "0755" }) },
+      { title: `Create ${OPENDKIM_KEYS}`, action: directory({ path: OPENDKIM_KEYS, owner: "opendkim", group: "opendkim", mode: "0700" }) },
+      { title: `Create ${domainDir}`, action: directory({ path: domainDir, owner: "opendkim", group: "opendkim", mode: "0700" }) },
+      ...tv.keys.map((k) => ({
+        title: `Generate the ${k.algorithm === "rsa" ? "RSA 2048" : "Ed25519"} DKIM key (selector ${k.selector}; once, never replaced)`,
+        action: command({ run: genKey(k.path, k.algorithm), creates: k.path }),
+        notify: "restart opendkim",
+      })),
+      { title: "Write the DKIM key table", action: file({ path: `${OPENDKIM_DIR}/key.table`, content: ctx.template("key.table", tv) }), notify: "restart opendkim" },
+      { title: "Write the DKIM signing table", action: file({ path: `${OPENDKIM_DIR}/signing.table`, content: ctx.template("signing.table", tv) }), notify: "restart opendkim" },
+      {
+        title: "Write OpenDKIM's resolver configuration",
+        action: file({ path: `${OPENDKIM_DIR}/unbound.conf`, content: ctx.template("unbound.conf", tv) }),
+        when: tv.unbound_conf !== "",
+        notify: "restart opendkim",
+      },
+      { title: "Write the hosts whose mail is signed", action: file({ path: `${OPENDKIM_DIR}/trusted.hosts`, content: ctx.template("trusted.hosts", tv) }), notify: "restart opendkim" },
+      {
+        title: "Render /etc/opendkim.conf",
+        action: file({ path: "/etc/opendkim.conf", content: ctx.template("opendkim.conf", { ...tv, opendkim_port: v.opendkim_port }), validate: "opendkim -n -x %s" }),
+        notify: "restart opendkim",
+      },
+      { title: "Run OpenDKIM", action: systemd.service({ name: "opendkim", enabled: true, running: true }) },
+    ];
+  },
+  handlers: () => [{ name: "restart opendkim", action: systemd.service({ name: "opendkim", restarted: true }) }],
+  async verify(ctx) {
+    const v = ctx.vars;
+    if (!v.opendkim_enabled) return [];
+    const key = dkimKeys(v)[0]!;
+    const r = await ctx.run(
+      `echo "active=$(systemctl is-active opendkim)"; echo "listen=$(ss -Hltn 'sport = :${v.opendkim_port}' | awk '{print $4}' | tr '\\n' ' ')"; ` +
+        `echo "bits=$(openssl pkey -in ${quote(key.path)} -noout -text 2>/dev/null | head -n1)"; echo "mode=$(stat -c '%a %U' ${quote(key.path)})"`,
+    );
+    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    return [
+      { name: "opendkim is running", ok: kv.active === "active", detail: `opendkim is ${kv.active}` },
+      { name: `opendkim listens on localhost:${v.opendkim_port} only`, ok: /^(127\.0\.0\.1|\[::1\]):\d+/.test(kv.listen ?? "") && !/0\.0\.0\.0|\*:/.test(kv.listen ?? ""), detail: `listening: ${kv.listen}` },
+      { name: "the DKIM key is RSA 2048", ok: /2048 bit/.test(kv.bits ?? ""), detail: kv.bits ?? "" },
+      { name: "the DKIM key is 0600 opendkim", ok: kv.mode === "600 opendkim", detail: kv.mode ?? "" },
+    ];
+  },
+});
