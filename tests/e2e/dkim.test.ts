@@ -96,7 +96,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(sig[0]).toMatch(/\ba=rsa-sha256;/);
     const ar = headers(src, "Authentication-Results").filter((h) => /^Authentication-Results:\s*mx2\.example\.net;/i.test(h)).join("\n");
     console.log(ar);
-    expect(ar).toMatch(/\bdkim=pass\b[^;]*header\.d=example\.test/);
+    expect(ar).toMatch(/\bdkim=pass\b.*?header\.d=example\.test/);
     expect(ar).toMatch(/\bspf=pass\b[^;]*smtp\.mailfrom=example\.test/);
     expect(ar).toMatch(/\bdmarc=pass\b[^;]*header\.from=example\.test/);
     // Submitted mail is signed, not judged: mx1 added no Authentication-Results of its own.
@@ -128,7 +128,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(headers(src, "DKIM-Signature")[0]).toMatch(/\bd=example\.test;/);
     const ar = headers(src, "Authentication-Results").filter((h) => /mx2\.example\.net;/.test(h)).join("\n");
     console.log(ar);
-    expect(ar).toMatch(/\bdkim=pass\b[^;]*header\.d=example\.test/);
+    expect(ar).toMatch(/\bdkim=pass\b.*?header\.d=example\.test/);
     expect(ar).toMatch(/\bspf=pass\b[^;]*smtp\.mailfrom=mx1\.example\.test/);
     // OpenDMARC finds no organizational domain for the lab's .test TLD (not in the public suffix
     // list), so the DMARC verdict on root@mx1.example.test is judged by mailauth (relaxed alignment).
