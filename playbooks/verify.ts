@@ -15,10 +15,10 @@ import { gatherHost, loadHosts } from "../dns/gather.js";
 import { nodeResolver } from "../dns/resolver.js";
 import type { Transport } from "../lib/transport/types.js";
 
-/** From the host: open a TCP connection to address:25 with a short timeout and read the greeting. */
+/** From the host: open a TCP connection to address:25 with a short timeout and read the first greeting line (postscreen sends "220-" first). */
 export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
   return async (address) => {
-    const script = `timeout ${timeoutSeconds} bash -c ${quote(`exec 3<>/dev/tcp/${address}/25 && head -c 64 <&3`)} 2>&1; echo "rc=$?"`;
+    const script = `timeout ${timeoutSeconds} bash -c ${quote(`exec 3<>/dev/tcp/${address}/25 && IFS= read -r line <&3 && printf '%s\n' "$line"`)} 2>&1; echo "rc=$?"`;
     const r = await t.run(script, { timeoutMs: (timeoutSeconds + 10) * 1000 });
     const rc = /rc=(\d+)\s*$/.exec(r.stdout)?.[1];
     const greeting = r.stdout.replace(/rc=\d+\s*$/, "").trim().split("\n")[0] ?? "";
