@@ -71,7 +71,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await snap?.restore();
-  for (const h of [mx1, mx2]) if (h) console.log(formatMem(await memReport(h)));
 });
 
 describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
@@ -170,5 +169,16 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(second.stdout).toMatch(/^mx2\s+ok=\d+ changed=0 failed=0/m);
     expect({ mx1: await keyHash(mx1, KEY.mx1), mx2: await keyHash(mx2, KEY.mx2) }).toEqual(before);
     console.log(`second converge (no-op): ${second.seconds.toFixed(1)} s`);
+  });
+
+  it("OpenDKIM and OpenDMARC stay small after this traffic (PSS; budget from ../shared/lab-recipe.md §7)", async () => {
+    for (const h of [mx1, mx2]) {
+      const m = await memReport(h);
+      const pss = (u: string) => (m.units.find((x) => x.unit === u)?.pssKiB ?? NaN) / 1024;
+      console.log(`${h.name} (${h.os}): opendkim ${pss("opendkim.service").toFixed(1)} MiB, opendmarc ${pss("opendmarc.service").toFixed(1)} MiB PSS`);
+      // Measured 4-5 MiB and ~2 MiB; the bounds leave room, and fail on a runaway (e.g. a second daemon).
+      expect(pss("opendkim.service"), formatMem(m)).toBeLessThan(8);
+      expect(pss("opendmarc.service"), formatMem(m)).toBeLessThan(5);
+    }
   });
 });
