@@ -27,7 +27,7 @@ export function loadHosts(file: string, limit?: string, env: NodeJS.ProcessEnv =
 export async function gatherHost(spec: HostSpec, acceptNewHostKeys = false): Promise<GatheredHost> {
   const v = spec.vars as unknown as OpendkimVars & DnsHostInput["vars"] & { base_hostname: string; base_domain: string; mailbox_domain: string };
   const transport = transportFor(spec, acceptNewHostKeys);
-  const keys = v.opendkim_enabled ? dkimKeys(v) : [];
+  const keys = v.opendkim_enabled ? dkimKeys(v).map((k) => ({ selector: k.selector, algorithm: k.algorithm, path: k.pem })) : [];
   const r = await transport.run(hostFactsCommand(keys));
   if (r.code !== 0) throw new Error(`${spec.name}: reading facts failed (exit ${r.code}): ${r.stderr.trim()}`);
   const f = parseHostFacts(r.stdout);

@@ -21,7 +21,7 @@ export const opendkimDefaults = defineDefaults("opendkim", {
   },
   opendkim_ed25519: {
     default: false,
-    why: "A second, Ed25519 signature (RFC 8463) beside the RSA one; off by default because major receivers ignore it and it costs a second DNS record.",
+    why: "A second, Ed25519 signature (RFC 8463) beside the RSA one; off by default because major receivers ignore it. Debian 12/13's OpenDKIM (2.11.0~beta2) cannot sign with two algorithms, so the role refuses true (docs/dns.md).",
     schema: { type: "boolean" },
   },
   opendkim_ed25519_selector: {

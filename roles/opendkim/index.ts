@@ -15,6 +15,7 @@ import { apt, command, directory, file, systemd } from "../../lib/operations/ind
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { mailDomain, type MailboxVars } from "../mailbox/model.js";
+import { failStep } from "../postfix/version.js";
 import { opendkimDefaults } from "./defaults.js";
 
 export interface OpendkimVars extends Pick<MailboxVars, "base_domain" | "mailbox_domain"> {
@@ -41,13 +42,20 @@ export interface DkimKey {
   name: string;
   algorithm: "rsa" | "ed25519";
   selector: string;
+  /** The file OpenDKIM signs with (KeyTable). */
   path: string;
+  /** A PEM copy the public half is read from (the same file for RSA). */
+  pem: string;
 }
 
 export function dkimKeys(v: OpendkimVars): DkimKey[] {
   const domain = mailDomain(v);
-  const keys: DkimKey[] = [{ name: "rsa", algorithm: "rsa", selector: v.opendkim_selector, path: dkimKeyPath(domain, v.opendkim_selector) }];
-  if (v.opendkim_ed25519) keys.push({ name: "ed25519", algorithm: "ed25519", selector: v.opendkim_ed25519_selector, path: dkimKeyPath(domain, v.opendkim_ed25519_selector) });
+  const rsa = dkimKeyPath(domain, v.opendkim_selector);
+  const keys: DkimKey[] = [{ name: "rsa", algorithm: "rsa", selector: v.opendkim_selector, path: rsa, pem: rsa }];
+  if (v.opendkim_ed25519) {
+    const ed = dkimKeyPath(domain, v.opendkim_ed25519_selector);
+    keys.push({ name: "ed25519", algorithm: "ed25519", selector: v.opendkim_ed25519_selector, path: ed, pem: ed.replace(/\.private$/, ".pem") });
+  }
   return keys;
 }
 
@@ -58,11 +66,26 @@ export function parseResolvConf(text: string): string[] {
 
 const resolvConf = ref(commandOutput, "cat /etc/resolv.conf 2>/dev/null || true");
 
-/** Generate a private key under umask 077, owned by opendkim, renamed into place only when complete. */
-function genKey(path: string, algorithm: "rsa" | "ed25519"): string {
-  const tmp = `${path}.tmp`;
-  const alg = algorithm === "rsa" ? "-algorithm RSA -pkeyopt rsa_keygen_bits:2048" : "-algorithm ed25519";
-  return [`umask 077`, `openssl genpkey ${alg} -out ${quote(tmp)} 2>&1`, `chown opendkim:opendkim ${quote(tmp)}`, `chmod 0600 ${quote(tmp)}`, `mv -f ${quote(tmp)} ${quote(path)}`].join(" && ");
+/**
+ * Generate a private key under umask 077, owned by opendkim, renamed into place only when complete.
+ * RSA: PEM, as OpenDKIM reads it. Ed25519: OpenDKIM wants the raw 32-byte seed in base64
+ * (the tail of the PKCS#8 DER); the PEM is kept beside it for reading the public half.
+ */
+function genKey(k: DkimKey): string {
+  const q = (p: string) => quote(p);
+  const own = (p: string) => `chown opendkim:opendkim ${q(p)} && chmod 0600 ${q(p)}`;
+  if (k.algorithm === "rsa") {
+    return [`umask 077`, `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${q(`${k.path}.tmp`)} 2>&1`, own(`${k.path}.tmp`), `mv -f ${q(`${k.path}.tmp`)} ${q(k.path)}`].join(" && ");
+  }
+  return [
+    `umask 077`,
+    `openssl genpkey -algorithm ed25519 -out ${q(`${k.pem}.tmp`)} 2>&1`,
+    `openssl pkey -in ${q(`${k.pem}.tmp`)} -outform DER | tail -c 32 | base64 -w0 > ${q(`${k.path}.tmp`)}`,
+    own(`${k.pem}.tmp`),
+    own(`${k.path}.tmp`),
+    `mv -f ${q(`${k.pem}.tmp`)} ${q(k.pem)}`,
+    `mv -f ${q(`${k.path}.tmp`)} ${q(k.path)}`,
+  ].join(" && ");
 }
 
 export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
@@ -89,8 +112,17 @@ export const opendkim = defineRole<OpendkimVars>({
     const v = ctx.vars;
     const on = v.opendkim_enabled;
     if (!on) return [{ title: "Stop OpenDKIM (opendkim_enabled is false)", action: command({ run: "systemctl disable --now opendkim", onlyIf: "systemctl is-enabled -q opendkim" }) }];
-    if (v.opendkim_ed25519 && v.opendkim_ed25519_selector === v.opendkim_selector) {
-      return [{ title: "Refuse one selector for two keys", action: command({ run: "echo 'opendkim_ed25519_selector must differ from opendkim_selector' >&2; exit 1" }) }];
+    if (v.opendkim_ed25519) {
+      // Measured in the lab: Debian 12's and 13's OpenDKIM (2.11.0~beta2) signs every key with its one
+      // SignatureAlgorithm (rsa-sha256); with an Ed25519 key in the KeyTable every submission got
+      // "451 4.7.0 resource unavailable" (EVP_PKEY_get1_RSA / d2i_PrivateKey_bio failed). Refuse
+      // before anything changes rather than stop outgoing mail.
+      return [
+        failStep(
+          "Refuse the Ed25519 signature (not supported by this OpenDKIM)",
+          "opendkim_ed25519 is true, but Debian's OpenDKIM 2.11.0~beta2 signs every key with one algorithm (rsa-sha256): an Ed25519 key would make every signature fail (451). Set opendkim_ed25519: false; the RSA 2048 signature is what receivers check.",
+        ),
+      ];
     }
     const tv = opendkimTemplateVars(v, ctx.fact(resolvConf));
     const domainDir = posix.join(OPENDKIM_KEYS, tv.mail_domain);
@@ -101,7 +133,7 @@ export const opendkim = defineRole<OpendkimVars>({
       { title: `Create ${domainDir}`, action: directory({ path: domainDir, owner: "opendkim", group: "opendkim", mode: "0700" }) },
       ...tv.keys.map((k) => ({
         title: `Generate the ${k.algorithm === "rsa" ? "RSA 2048" : "Ed25519"} DKIM key (selector ${k.selector}; once, never replaced)`,
-        action: command({ run: genKey(k.path, k.algorithm), creates: k.path }),
+        action: command({ run: genKey(k), creates: k.path }),
         notify: "restart opendkim",
       })),
       { title: "Write the DKIM key table", action: file({ path: `${OPENDKIM_DIR}/key.table`, content: ctx.template("key.table", tv) }), notify: "restart opendkim" },

@@ -171,6 +171,19 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     console.log(`second converge (no-op): ${second.seconds.toFixed(1)} s`);
   });
 
+  it("opendkim_ed25519 is refused (Debian's OpenDKIM cannot sign with two algorithms) before anything changes; mail stays signed", async () => {
+    const edInv = writeMailInventory(lab, users, { dir: inv.dir, hashes, extra: { mx1: { ...dnsLabVars, opendkim_ed25519: true }, mx2: dnsLabVars } });
+    const r = await site(["-i", edInv.path, "--limit", "mx1", "--tags", "opendkim"]);
+    expect(r.code).toBe(1);
+    expect(stepsWith(r, "failed").join("\n")).toMatch(/Refuse the Ed25519 signature.*opendkim_ed25519: false/s);
+    expect(stepsWith(r, "changed")).toEqual([]);
+    const subject = `after-ed ${token()}`;
+    await submit(acct("mx1", "alice"), 587, { from: "alice@example.test", to: "dave@example.net", subject, text: "still signed\n" });
+    const found = await waitIn(acct("mx2", "dave"), "INBOX", subject, mx1);
+    expect(found).not.toBeNull();
+    expect(headers(found!.source.toString("utf8"), "DKIM-Signature")).toHaveLength(1);
+  });
+
   it("OpenDKIM and OpenDMARC stay small after this traffic (PSS; budget from ../shared/lab-recipe.md §7)", async () => {
     for (const h of [mx1, mx2]) {
       const m = await memReport(h);

@@ -54,7 +54,11 @@ describe("opendkim role", () => {
     expect(dkimKeys(vars()).map((k) => k.path)).toEqual(["/etc/opendkim/keys/example.org/mail.private"]);
     const both = dkimKeys(vars({ opendkim_ed25519: true, opendkim_selector: "2026" }));
     expect(both.map((k) => `${k.algorithm} ${k.selector}`)).toEqual(["rsa 2026", "ed25519 ed"]);
-    expect(active(steps(opendkim, vars({ opendkim_ed25519: true })))).toContain("Generate the Ed25519 DKIM key (selector ed; once, never replaced)");
+    expect(both[1]!.pem).toBe("/etc/opendkim/keys/example.org/ed.pem");
+    // Debian's OpenDKIM signs every key with one algorithm: the role refuses before changing anything.
+    const refused = steps(opendkim, vars({ opendkim_ed25519: true }));
+    expect(refused.map((x) => x.title)).toEqual(["Refuse the Ed25519 signature (not supported by this OpenDKIM)"]);
+    expect(refused[0]!.action.plan({ get: () => null, has: () => true } as never).commands[0]!.run).toMatch(/exit 1/);
   });
   it("opendkim.conf: localhost TCP, sign for ORIGINATING and the host, verify the rest, the resolvers of resolv.conf", () => {
     const v = vars() as OpendkimVars;
