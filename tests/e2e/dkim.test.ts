@@ -172,7 +172,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
   });
 
   it("opendkim_ed25519 is refused (Debian's OpenDKIM cannot sign with two algorithms) before anything changes; mail stays signed", async () => {
-    const edInv = writeMailInventory(lab, users, { dir: inv.dir, hashes, extra: { mx1: { ...dnsLabVars, opendkim_ed25519: true }, mx2: dnsLabVars } });
+    const edInv = writeMailInventory(lab, users, { hashes, extra: { mx1: { ...dnsLabVars, opendkim_ed25519: true }, mx2: dnsLabVars } });
     const r = await site(["-i", edInv.path, "--limit", "mx1", "--tags", "opendkim"]);
     expect(r.code).toBe(1);
     expect(stepsWith(r, "failed").join("\n")).toMatch(/Refuse the Ed25519 signature.*opendkim_ed25519: false/s);
