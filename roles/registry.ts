@@ -14,9 +14,12 @@ import { mailbox } from "./mailbox/index.js";
 import { relay } from "./relay/index.js";
 import { postfix } from "./postfix/index.js";
 import { dovecot } from "./dovecot/index.js";
+import { opendkim } from "./opendkim/index.js";
+import { opendmarc } from "./opendmarc/index.js";
+import { dns } from "./dns/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [base, firewall, tls, certbot, mailbox, relay, postfix, dovecot, fail2ban, motd];
+export const siteRoles: Role[] = [base, firewall, tls, certbot, mailbox, relay, opendkim, opendmarc, postfix, dovecot, fail2ban, dns, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -113,13 +113,19 @@ async function main(): Promise<void> {
       for (const l of src.split(/\r?\n(?=\S)/).filter((x) => /^Received:/i.test(x))) console.log(`   ${l.replace(/\r?\n\s+/g, " ")}`);
       console.log(`   body:\n${body.split("\n").map((l) => `     | ${l}`).join("\n")}`);
       if (body !== text.trim()) throw new Error("the body read back differs from the one sent");
+      // mx1 signed it (OpenDKIM); mx2 checked SPF, DKIM and DMARC (OpenDKIM + OpenDMARC) against the lab DNS.
+      const ar = src.split(/\r?\n(?=\S)/).filter((x) => x.startsWith(`Authentication-Results: ${mx2.fqdn};`)).map((x) => x.replace(/\r?\n\s+/g, " "));
+      for (const l of ar) console.log(`   ${l}`);
+      const verdicts = ["dkim", "spf", "dmarc"].map((m) => `${m}=${new RegExp(`\\b${m}=(\\w+)`).exec(ar.join(" "))?.[1] ?? "none"}`);
+      console.log(`   verdicts at ${mx2.fqdn}: ${verdicts.join(" ")}`);
+      if (verdicts.join(" ") !== "dkim=pass spf=pass dmarc=pass") throw new Error(`expected dkim=pass spf=pass dmarc=pass, got ${verdicts.join(" ")}: are the records published (npx tsx scripts/demo-dns.ts)?`);
     } finally {
       lock.release();
     }
   } finally {
     await imap.logout().catch(() => {});
   }
-  step("mail round trip done: sent on 587 with STARTTLS + AUTH, delivered mx1 -> mx2, read back over IMAPS");
+  step("mail round trip done: sent on 587 with STARTTLS + AUTH, signed by mx1 (DKIM), delivered mx1 -> mx2 with dkim=pass spf=pass dmarc=pass, read back over IMAPS");
 }
 
 main().catch((e: Error) => {

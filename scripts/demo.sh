@@ -2,8 +2,9 @@
 # npm run demo: from a fresh clone, bring the local lab up (installing what it
 # needs from Debian's packages), provision both mail hosts (mx1: Debian 12,
 # example.test; mx2: Debian 13, example.net) with the real site playbook, send
-# a message from alice@example.test to dave@example.net and read it back over
-# IMAPS, and show how to poke at it.
+# publish the DNS records (SPF, DKIM, DMARC) into the lab DNS and check them,
+# send a message from alice@example.test to dave@example.net, read it back over
+# IMAPS with its dkim=pass spf=pass dmarc=pass verdicts, and show how to poke at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-deps.sh
@@ -23,6 +24,10 @@ for p in 25 465 587 993; do
   v=$(openssl s_client -connect 198.51.100.10:$p $st -servername mx1.example.test -verify_hostname mx1.example.test -CAfile "$root" -brief </dev/null 2>&1 | grep -E '^(Verification|Peer certificate)' | tr '\n' ' ' || true)
   echo "   mx1:$p  $v"
 done
+echo "== publish the DNS records dns.ts computes (SPF, DKIM, DMARC...) into the lab DNS (npx tsx scripts/demo-dns.ts)"
+npx tsx scripts/demo-dns.ts
+echo "== check them: npx tsx playbooks/verify.ts -i $inv --limit mail --resolver 198.51.100.1"
+npx tsx playbooks/verify.ts -i "$inv" --limit mail --resolver 198.51.100.1
 echo "== send alice@example.test -> dave@example.net and read it back (npx tsx scripts/demo-mail.ts)"
 npx tsx scripts/demo-mail.ts
 cat <<'MSG'
@@ -31,7 +36,9 @@ Done. Poke at it:
   npm run lab -- ssh mx1                 # a shell on a mail host (mx1 Debian 12, mx2 Debian 13)
   npm run lab -- mem mx1                 # memory (PSS) per service
   npx tsx playbooks/site.ts -i tests/lab/.state/inventory.yml --check --diff   # what would change
-  npx tsx scripts/demo-mail.ts           # the mail round trip again
+  npx tsx scripts/demo-mail.ts           # the mail round trip again (with its DKIM/SPF/DMARC verdicts)
+  npx tsx playbooks/dns.ts -i tests/lab/.state/inventory.yml --limit mail --format table   # the DNS records
+  npx tsx playbooks/verify.ts -i tests/lab/.state/inventory.yml --limit mail --resolver 198.51.100.1
 
   # The demo mailboxes' passwords live in tests/lab/.state/lab.json (mail.users); this reads one:
   pw() { node -p "require('./tests/lab/.state/lab.json').mail.users.find(u => u.host === '$1').password"; }

@@ -57,6 +57,8 @@ export function dovecotTemplateVars(v: DovecotVars, series: string) {
   const p = tlsPaths(v.tls_dir);
   return {
     mail_domain: buildModel(v).domain,
+    // The authserv-id of this host's own Authentication-Results headers (OpenDKIM/OpenDMARC AuthservID).
+    fqdn: `${v.base_hostname}.${v.base_domain}`,
     tls_fullchain: p.fullchain,
     tls_privkey: p.privkey,
     tls_cipher_string: v.tls_ciphers_tls12.join(":"),

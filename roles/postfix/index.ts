@@ -30,6 +30,22 @@ export interface PostfixVars extends MailboxVars, TlsVars, RelayVars {
   postfix_default_process_limit: number;
   postfix_max_idle: string;
   postfix_extra_main_cf: Record<string, string | number | boolean>;
+  /** from the opendkim and opendmarc roles: the milters Postfix calls */
+  opendkim_enabled?: boolean;
+  opendkim_port?: number;
+  opendmarc_enabled?: boolean;
+  opendmarc_port?: number;
+}
+
+/**
+ * The milter lists: port 25 verifies (OpenDKIM, then OpenDMARC, which reads
+ * OpenDKIM's Authentication-Results); submission and locally made mail are
+ * signed by OpenDKIM and never judged by OpenDMARC.
+ */
+export function postfixMilters(v: Pick<PostfixVars, "opendkim_enabled" | "opendkim_port" | "opendmarc_enabled" | "opendmarc_port">) {
+  const dkim = v.opendkim_enabled ? [`inet:127.0.0.1:${v.opendkim_port ?? 8891}`] : [];
+  const dmarc = v.opendmarc_enabled ? [`inet:127.0.0.1:${v.opendmarc_port ?? 8893}`] : [];
+  return { inbound: [...dkim, ...dmarc].join(", "), submission: dkim.join(", "), local: dkim.join(", ") };
 }
 
 export const CHECK_SCRIPT = "/usr/local/sbin/mailstead-postfix-check";
@@ -62,6 +78,8 @@ export function postfixTemplateVars(v: PostfixVars, version: string) {
     tls_cipher_string: v.tls_ciphers_tls12.join(":"),
     tls_curve_list: v.tls_curves.join(" "),
     relay_implicit_tls: v.relay_port === 465,
+    milters: postfixMilters(v),
+    fqdn_regexp: `${v.base_hostname}.${v.base_domain}`.replace(/\./g, "\\."),
     postfix_extra: Object.entries(v.postfix_extra_main_cf).map(([k, x]) => `${k} = ${typeof x === "boolean" ? (x ? "yes" : "no") : x}`).join("\n"),
   };
 }
@@ -104,6 +122,7 @@ export const postfix = defineRole<PostfixVars>({
       { title: "Install the Postfix config checker", action: file({ path: CHECK_SCRIPT, content: ctx.template("mailstead-postfix-check"), mode: "0755", validate: "sh -n %s" }) },
       ...Object.entries(maps).map(([path, content]) => ({ title: `Write ${path}`, action: file({ path, content }), notify: "reload postfix" })),
       { title: "Write /etc/postfix/submission_header_cleanup", action: file({ path: "/etc/postfix/submission_header_cleanup", content: ctx.template("submission_header_cleanup") }), notify: "reload postfix" },
+      { title: "Write /etc/postfix/inbound_header_checks", action: file({ path: "/etc/postfix/inbound_header_checks", content: ctx.template("inbound_header_checks", tv) }), notify: "reload postfix" },
       { title: "Write /etc/postfix/postscreen_access.cidr", action: file({ path: "/etc/postfix/postscreen_access.cidr", content: ctx.template("postscreen_access.cidr") }), notify: "reload postfix" },
       { title: "Render /etc/postfix/master.cf", action: file({ path: "/etc/postfix/master.cf", content: ctx.template("master.cf", tv), validate: check("master.cf") }), notify: "reload postfix" },
       { title: "Render /etc/postfix/main.cf", action: file({ path: "/etc/postfix/main.cf", content: ctx.template("main.cf", tv), validate: check("main.cf") }), notify: "reload postfix" },

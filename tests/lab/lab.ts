@@ -93,7 +93,15 @@ function writeInventory(hosts: HostDef[]): void {
   const inv = {
     // The lab host runs converges and opens many SSH connections: it is the admin.
     // Only Pebble issues certificates in the lab: hosts the table does not mark keep the self-signed one.
-    vars: { firewall_admin_addresses: [LAB_NET.address], certbot_mode: "none" },
+    // Mail authentication in the lab: OpenDKIM's libunbound must not answer the special-use
+    // .test TLD itself; verify.ts's DNSBL and outbound probes stay inside the lab.
+    vars: {
+      firewall_admin_addresses: [LAB_NET.address],
+      certbot_mode: "none",
+      opendkim_unbound_nodefault_zones: ["test"],
+      dns_dnsbl_zones: ["bl.example.net"],
+      dns_outbound_probe_domain: "example.net",
+    },
     hosts: Object.fromEntries(
       hosts.map((h) => [
         h.name,

@@ -1,0 +1,108 @@
+/**
+ * Check the live DNS (and the host's outbound port 25) against what each host
+ * needs; print pass/warn/fail with the fix for each:
+ *   npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]
+ * Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad input.
+ * The checks are modules in dns/checks.ts (checkModules).
+ */
+import { Command, CommanderError } from "commander";
+import { isIP } from "node:net";
+import { InputError } from "../lib/errors.js";
+import { colorEnabled, colors } from "../lib/report/colors.js";
+import { quote } from "../lib/shell.js";
+import { runChecks, type CheckResult, type OutboundProbe } from "../dns/checks.js";
+import { gatherHost, loadHosts } from "../dns/gather.js";
+import { nodeResolver } from "../dns/resolver.js";
+import type { Transport } from "../lib/transport/types.js";
+
+/** From the host: open a TCP connection to address:25 with a short timeout and read the first greeting line (postscreen sends "220-" first). */
+export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
+  return async (address) => {
+    const script = `timeout ${timeoutSeconds} bash -c ${quote(`exec 3<>/dev/tcp/${address}/25 && IFS= read -r line <&3 && printf '%s\n' "$line"`)} 2>&1; echo "rc=$?"`;
+    const r = await t.run(script, { timeoutMs: (timeoutSeconds + 10) * 1000 });
+    const rc = /rc=(\d+)\s*$/.exec(r.stdout)?.[1];
+    const greeting = r.stdout.replace(/rc=\d+\s*$/, "").trim().split("\n")[0] ?? "";
+    if (rc === "0" && /^220/.test(greeting)) return { ok: true, detail: greeting };
+    return { ok: false, detail: rc === "124" ? `no answer in ${timeoutSeconds} s (blocked)` : greeting || `exit ${rc}` };
+  };
+}
+
+export async function verifyMain(argv: string[], out = (s: string) => process.stdout.write(s), err = (s: string) => process.stderr.write(s)): Promise<number> {
+  const program = new Command("verify")
+    .description("Check the live DNS against what each mail host needs")
+    .requiredOption("-i, --inventory <file>", "inventory YAML file")
+    .option("--resolver <ip>", "ask this DNS server instead of the system's resolvers")
+    .option("--json", "print the results as JSON", false)
+    .option("--limit <names>", "only these hosts or groups (comma-separated)")
+    .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
+    .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
+    .allowExcessArguments(false);
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed") return 0;
+      err(`error: ${e.message.replace(/^error: /, "")}\nusage: npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; acceptNewHostKeys: boolean }>();
+  if (o.resolver && !isIP(o.resolver)) {
+    err(`error: --resolver ${o.resolver}: not an IP address\n`);
+    return 2;
+  }
+  let loaded;
+  try {
+    loaded = loadHosts(o.inventory, o.limit);
+  } catch (e) {
+    if (e instanceof InputError) {
+      err(`error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  for (const w of loaded.warnings) err(`warning: ${w}\n`);
+  const c = colors(colorEnabled(process.stdout, process.env));
+  const dns = nodeResolver(o.resolver);
+  const all: (CheckResult & { host: string })[] = [];
+  for (const spec of loaded.hosts) {
+    let results: CheckResult[];
+    try {
+      const g = await gatherHost(spec, o.acceptNewHostKeys);
+      for (const w of g.warnings) err(`warning: ${w}\n`);
+      try {
+        results = await runChecks({ host: g.input, dns, ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
+      } finally {
+        await g.transport.close();
+      }
+    } catch (e) {
+      results = [{ check: "host", record: spec.name, status: "fail", detail: `cannot read the host's facts: ${loaded.redact((e as Error).message)}`, fix: "check the inventory's address and SSH settings" }];
+    }
+    all.push(...results.map((r) => ({ host: spec.name, ...r })));
+    if (!o.json) {
+      out(`== ${spec.name}\n`);
+      for (const r of results) {
+        const tag = r.status === "pass" ? c.green("pass") : r.status === "warn" ? c.yellow("warn") : c.red("FAIL");
+        out(`${tag}  ${r.check.padEnd(11)} ${r.record}: ${r.detail}\n`);
+        if (r.fix && r.status !== "pass") out(`      fix: ${r.fix}\n`);
+      }
+    }
+  }
+  const count = (s: string) => all.filter((r) => r.status === s).length;
+  if (o.json) out(`${JSON.stringify({ results: all, pass: count("pass"), warn: count("warn"), fail: count("fail") }, null, 2)}\n`);
+  else out(`\npass=${count("pass")} warn=${count("warn")} fail=${count("fail")}\n`);
+  return count("fail") > 0 ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  verifyMain(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (e: Error) => {
+      process.stderr.write(`internal error: ${e.stack ?? e}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

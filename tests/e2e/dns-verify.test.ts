@@ -1,0 +1,152 @@
+/**
+ * playbooks/dns.ts and playbooks/verify.ts against the lab DNS: the records
+ * dns.ts prints, loaded into Knot, make verify.ts pass; each record broken on
+ * purpose makes it fail naming that record. Every change is undone (afterAll).
+ */
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteRecord, ensureLab, lookup, setRecord, type LabState } from "../lab/index.js";
+import { dnsLabVars, LAB_DNSBL, LAB_RESOLVER, publishDns, type DnsSnapshot } from "./dns-lab.js";
+import { ROOT, site, stepsWith } from "./helpers.js";
+import { testUsers, writeMailInventory, type MailInventory } from "./mail-inventory.js";
+
+let lab: LabState;
+let inv: MailInventory;
+let snap: DnsSnapshot | undefined;
+let zone = "";
+const PTR = "10.100.51.198.in-addr.arpa";
+
+interface VerifyJson {
+  results: { host: string; check: string; record: string; status: string; detail: string; fix?: string }[];
+  pass: number;
+  warn: number;
+  fail: number;
+}
+
+async function cli(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  return { code, stdout, stderr };
+}
+
+async function verify(limit = "mx1"): Promise<{ code: number | null; json: VerifyJson; raw: string }> {
+  const t0 = performance.now();
+  const r = await cli("playbooks/verify.ts", ["-i", inv.path, "--limit", limit, "--resolver", LAB_RESOLVER, "--json"]);
+  console.log(`verify.ts --limit ${limit}: exit ${r.code} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  try {
+    return { code: r.code, json: JSON.parse(r.stdout) as VerifyJson, raw: r.stdout + r.stderr };
+  } catch {
+    throw new Error(`verify.ts printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+const failing = (j: VerifyJson) => j.results.filter((r) => r.status === "fail").map((r) => `${r.check} ${r.record}`);
+
+beforeAll(async () => {
+  lab = await ensureLab();
+  inv = writeMailInventory(lab, testUsers(), { extra: { mx1: dnsLabVars, mx2: dnsLabVars } });
+  // What verify needs on the hosts: the DKIM key (the opendkim role) and its facts.
+  const conv = await site(["-i", inv.path, "--limit", "mail", "--tags", "opendkim"]);
+  expect(stepsWith(conv, "failed"), conv.stdout.slice(-2000)).toEqual([]);
+  const p = await publishDns(inv.path, lab);
+  snap = p.snap;
+  zone = p.zone;
+});
+
+afterAll(async () => {
+  await setRecord(PTR, "PTR", ["mx1.example.test."], { state: lab }).catch((e) => console.log(`PTR restore: ${e}`));
+  await deleteRecord(`10.100.51.198.${LAB_DNSBL}`, "A", { state: lab }).catch((e) => console.log(`DNSBL cleanup: ${e}`));
+  await snap?.restore();
+});
+
+describe("dns.ts and verify.ts against the lab DNS", () => {
+  it("dns.ts prints every record, the DKIM key split into ≤ 255-byte strings; table and json formats too", async () => {
+    expect(zone).toMatch(/^mx1\.example\.test\.\t\d+\tIN\tA\t198\.51\.100\.10$/m);
+    expect(zone).toMatch(/^example\.test\.\t\d+\tIN\tMX\t10 mx1\.example\.test\.$/m);
+    expect(zone).toMatch(/^example\.test\.\t\d+\tIN\tTXT\t"v=spf1 mx -all"$/m);
+    expect(zone).toMatch(/^_dmarc\.example\.test\.\t\d+\tIN\tTXT\t"v=DMARC1; p=quarantine; rua=mailto:postmaster@example\.test"$/m);
+    expect(zone).toMatch(/^; ask your provider for: 10\.100\.51\.198\.in-addr\.arpa\.\t\d+\tIN\tPTR\tmx1\.example\.test\.$/m);
+    const dkim = /^mail\._domainkey\.example\.test\.\t\d+\tIN\tTXT\t(.+)$/m.exec(zone)?.[1];
+    expect(dkim).toBeDefined();
+    const parts = [...dkim!.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const p of parts) expect(Buffer.byteLength(p)).toBeLessThanOrEqual(255);
+    // What Knot serves now is what dns.ts printed (the strings joined).
+    expect((await lookup("mail._domainkey.example.test", "TXT", lab)).join("").replace(/"\s*"/g, "").replace(/"/g, "")).toBe(parts.join(""));
+    const table = await cli("playbooks/dns.ts", ["-i", inv.path, "--limit", "mx1", "--format", "table"]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^_dmarc\.example\.test\s+TXT\s+3600\s+"v=DMARC1/m);
+    const json = await cli("playbooks/dns.ts", ["-i", inv.path, "--limit", "mx1", "--format", "json"]);
+    const j = JSON.parse(json.stdout) as { host: string; records: { name: string; type: string }[] }[];
+    expect(j[0]!.records.some((r) => r.type === "PTR")).toBe(true);
+  });
+
+  it("the published records make verify.ts pass (exit 0) on both hosts", async () => {
+    const r = await verify("mail");
+    expect(failing(r.json), r.raw).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.json.warn, r.raw).toBe(0);
+    for (const c of ["address", "ptr", "mx", "spf", "dkim", "dmarc", "dnsbl", "outbound-25"]) {
+      expect(r.json.results.some((x) => x.check === c && x.status === "pass" && x.host === "mx1"), `${c} on mx1\n${r.raw}`).toBe(true);
+    }
+  });
+
+  it("a wrong DKIM key fails naming the DKIM record", async () => {
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "der" }).toString("base64");
+    const value = `v=DKIM1; k=rsa; p=${other}`;
+    await setRecord("mail._domainkey.example.test", "TXT", [(value.match(/.{1,200}/g) ?? []).map((s) => `"${s}"`).join(" ")], { state: lab });
+    const r = await verify();
+    expect(r.code).toBe(1);
+    expect(failing(r.json)).toEqual(["dkim mail._domainkey.example.test TXT"]);
+    expect(r.json.results.find((x) => x.check === "dkim")!.detail).toMatch(/not the host's key/);
+    await snap!.restore();
+    await publishDns(inv.path, lab);
+  });
+
+  it("a missing SPF record fails naming SPF", async () => {
+    await deleteRecord("example.test", "TXT", { state: lab });
+    const r = await verify();
+    expect(r.code).toBe(1);
+    expect(failing(r.json)).toEqual(["spf example.test TXT (SPF)"]);
+    expect(r.json.results.find((x) => x.check === "spf")!.fix).toMatch(/v=spf1 mx -all/);
+    await publishDns(inv.path, lab);
+  });
+
+  it("a PTR that does not name the EHLO host fails naming the PTR", async () => {
+    await setRecord(PTR, "PTR", ["somebody-else.example.net."], { state: lab });
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(failing(r.json)).toEqual([`ptr ${PTR} PTR`]);
+      expect(r.json.results.find((x) => x.check === "ptr")!.fix).toMatch(/Oracle Cloud: a support request/);
+    } finally {
+      await setRecord(PTR, "PTR", ["mx1.example.test."], { state: lab });
+    }
+  });
+
+  it("a missing DMARC record fails naming DMARC", async () => {
+    await deleteRecord("_dmarc.example.test", "TXT", { state: lab });
+    const r = await verify();
+    expect(r.code).toBe(1);
+    expect(failing(r.json)).toEqual(["dmarc _dmarc.example.test TXT"]);
+    await publishDns(inv.path, lab);
+  });
+
+  it("the host's address listed on a (lab) DNSBL fails naming the list", async () => {
+    await setRecord(`10.100.51.198.${LAB_DNSBL}`, "A", ["127.0.0.2"], { state: lab });
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(failing(r.json)).toEqual([`dnsbl 198.51.100.10 on ${LAB_DNSBL}`]);
+    } finally {
+      await deleteRecord(`10.100.51.198.${LAB_DNSBL}`, "A", { state: lab });
+    }
+    expect((await verify()).code).toBe(0);
+  });
+});
