@@ -3,7 +3,8 @@
  * needs; print pass/warn/fail with the fix for each:
  *   npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]
  * Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad input.
- * The checks are modules in dns/checks.ts (checkModules).
+ * The checks are modules in dns/checks.ts (checkModules), then the certificate
+ * checks of roles/certbot/checks.ts (what 25/465/587/993 serve, over SSH).
  */
 import { Command, CommanderError } from "commander";
 import { isIP } from "node:net";
@@ -14,6 +15,24 @@ import { runChecks, type CheckResult, type OutboundProbe } from "../dns/checks.j
 import { gatherHost, loadHosts } from "../dns/gather.js";
 import { nodeResolver } from "../dns/resolver.js";
 import type { Transport } from "../lib/transport/types.js";
+import { CA_BUNDLE } from "../roles/certbot/index.js";
+import { certChecks } from "../roles/certbot/checks.js";
+import { tlsPaths } from "../roles/tls/index.js";
+
+/**
+ * The certificate each mail port serves, judged on the host (roles/certbot/checks.ts): the one on
+ * disk, chaining to a trusted root, naming the host, > 14 days left (warn) / > 3 days (fail).
+ */
+export async function certificateResults(t: Transport, vars: Record<string, unknown>, fqdn: string): Promise<CheckResult[]> {
+  const p = tlsPaths(String(vars.tls_dir ?? "/etc/mailstead/tls"));
+  const items = await certChecks((cmd) => t.run(cmd, { timeoutMs: 120_000 }), {
+    hostname: fqdn,
+    certPath: p.fullchain,
+    ...(vars.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
+    selfSignedPath: `${p.selfsignedDir}/fullchain.pem`,
+  });
+  return items.map((i) => ({ check: "certificate", record: i.name, status: i.level, detail: i.detail, ...(i.fix ? { fix: i.fix } : {}) }));
+}
 
 /** From the host: open a TCP connection to address:25 with a short timeout and read the first greeting line (postscreen sends "220-" first). */
 export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
@@ -35,6 +54,7 @@ export async function verifyMain(argv: string[], out = (s: string) => process.st
     .option("--json", "print the results as JSON", false)
     .option("--limit <names>", "only these hosts or groups (comma-separated)")
     .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
+    .option("--no-certificates", "skip the checks of the certificate served on 25, 465, 587 and 993")
     .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
@@ -49,7 +69,7 @@ export async function verifyMain(argv: string[], out = (s: string) => process.st
     }
     throw e;
   }
-  const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; acceptNewHostKeys: boolean }>();
+  const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean }>();
   if (o.resolver && !isIP(o.resolver)) {
     err(`error: --resolver ${o.resolver}: not an IP address\n`);
     return 2;
@@ -75,6 +95,7 @@ export async function verifyMain(argv: string[], out = (s: string) => process.st
       for (const w of g.warnings) err(`warning: ${w}\n`);
       try {
         results = await runChecks({ host: g.input, dns, ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
+        if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
       } finally {
         await g.transport.close();
       }

@@ -17,9 +17,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureLab, labHost, lookup, setRecord, sshRun, type LabHost, type LabState } from "../lab/index.js";
-import { site, stepsWith, type CliRun } from "./helpers.js";
+import { ROOT, site, stepsWith, type CliRun } from "./helpers.js";
 
 const NAME = "mx1.example.test";
 const PORTS: { port: number; starttls?: string }[] = [{ port: 25, starttls: "smtp" }, { port: 465 }, { port: 587, starttls: "smtp" }, { port: 993 }];
@@ -154,6 +155,19 @@ describe("certbot against Pebble on mx1", () => {
     expect(r.stdout).toMatch(/^mx1\s+ok=\d+ changed=0 failed=0 skipped=\d+$/m);
     expect((await root(`sha256sum ${RENEWAL}; stat -c %Y ${RENEWAL}`)).stdout).toBe(renewalBefore);
   }, 600_000);
+
+  it("verify.ts judges the served certificate: every certificate check passes on mx1", async () => {
+    const v = spawnSync(process.execPath, ["--import", "tsx", "playbooks/verify.ts", "-i", inventory({ certbot_mode: "standalone", ...pebble() }), "--limit", "mx1", "--resolver", "198.51.100.1", "--no-outbound", "--json"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 180_000,
+    });
+    const j = JSON.parse(v.stdout) as { results: { check: string; record: string; status: string; detail: string }[] };
+    const certs = j.results.filter((x) => x.check === "certificate");
+    // 4 ports x (served = on disk, chain verifies) + names the host + days left
+    expect(certs.length, v.stdout + v.stderr).toBe(10);
+    expect(certs.filter((x) => x.status !== "pass"), v.stdout).toEqual([]);
+  }, 300_000);
 
   it("a forced renewal with the timer's environment changes the served serial on all four ports", async () => {
     const before = await expectServedEverywhere("before renewal");

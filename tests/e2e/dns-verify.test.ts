@@ -37,7 +37,7 @@ async function cli(script: string, args: string[]): Promise<{ code: number | nul
 
 async function verify(limit = "mx1"): Promise<{ code: number | null; json: VerifyJson; raw: string }> {
   const t0 = performance.now();
-  const r = await cli("playbooks/verify.ts", ["-i", inv.path, "--limit", limit, "--resolver", LAB_RESOLVER, "--json"]);
+  const r = await cli("playbooks/verify.ts", ["-i", inv.path, "--limit", limit, "--resolver", LAB_RESOLVER, "--no-certificates", "--json"]);
   console.log(`verify.ts --limit ${limit}: exit ${r.code} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   try {
     return { code: r.code, json: JSON.parse(r.stdout) as VerifyJson, raw: r.stdout + r.stderr };
