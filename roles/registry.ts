@@ -19,7 +19,10 @@ import { opendmarc } from "./opendmarc/index.js";
 import { dns } from "./dns/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
-export const siteRoles: Role[] = [base, firewall, tls, certbot, mailbox, relay, opendkim, opendmarc, postfix, dovecot, fail2ban, dns, motd];
+// certbot comes after postfix and dovecot: its verify checks what 25/465/587/993 serve, and
+// on a fresh host they only listen once those roles ran (they name tls's stable paths, which
+// certbot re-points and then reloads them).
+export const siteRoles: Role[] = [base, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, certbot, fail2ban, dns, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

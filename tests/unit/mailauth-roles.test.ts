@@ -40,6 +40,11 @@ describe("opendkim role", () => {
     expect(names.indexOf("opendkim")).toBeLessThan(names.indexOf("postfix"));
     expect(names.indexOf("opendmarc")).toBeLessThan(names.indexOf("postfix"));
   });
+  it("certbot runs after postfix and dovecot (its verify checks what their ports serve on a fresh host)", () => {
+    const names = siteRoles.map((r) => r.name);
+    expect(names.indexOf("certbot")).toBeGreaterThan(names.indexOf("postfix"));
+    expect(names.indexOf("certbot")).toBeGreaterThan(names.indexOf("dovecot"));
+  });
   it("generates the RSA 2048 key only when it is missing (never regenerated), and declares it as secret state", () => {
     const s = steps(opendkim, vars());
     const gen = s.find((x) => /Generate the RSA 2048 DKIM key/.test(x.title))!;
