@@ -4,9 +4,9 @@
  *   npx tsx playbooks/dns.ts -i inventory/hosts.yml [--format zone|table|json] [--limit NAME|GROUP]
  * `zone` pastes into a BIND zone file as is. Nothing on the host changes.
  */
-import { Command, CommanderError, Option } from "commander";
-import { InputError } from "../lib/errors.js";
-import { gatherHost, loadHosts } from "../dns/gather.js";
+import { Command, Option } from "commander";
+import { gatherHost } from "../dns/gather.js";
+import { loadHostsOrReport, parseArgv, runAsScript } from "../dns/playbook.js";
 import { computeRecords, formatTable, formatZone, rdata, type DnsRecord } from "../dns/records.js";
 
 export interface DnsOutput {
@@ -26,28 +26,11 @@ export async function dnsMain(argv: string[], out = (s: string) => process.stdou
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
     .allowExcessArguments(false);
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed") return 0;
-      err(`error: ${e.message.replace(/^error: /, "")}\nusage: npx tsx playbooks/dns.ts -i inventory/hosts.yml [--format zone|table|json] [--limit NAME|GROUP]\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseArgv(program, argv, "npx tsx playbooks/dns.ts -i inventory/hosts.yml [--format zone|table|json] [--limit NAME|GROUP]", err);
+  if (parsed !== undefined) return parsed;
   const o = program.opts<{ inventory: string; format: "zone" | "table" | "json"; limit?: string; acceptNewHostKeys: boolean }>();
-  let loaded;
-  try {
-    loaded = loadHosts(o.inventory, o.limit);
-  } catch (e) {
-    if (e instanceof InputError) {
-      err(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  for (const w of loaded.warnings) err(`warning: ${w}\n`);
+  const loaded = loadHostsOrReport(o.inventory, o.limit, err);
+  if (!loaded) return 2;
   const results: DnsOutput[] = [];
   let failed = false;
   for (const spec of loaded.hosts) {
@@ -70,12 +53,4 @@ export async function dnsMain(argv: string[], out = (s: string) => process.stdou
   return failed ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  dnsMain(process.argv.slice(2)).then(
-    (c) => (process.exitCode = c),
-    (e: Error) => {
-      process.stderr.write(`internal error: ${e.stack ?? e}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, (argv) => dnsMain(argv));

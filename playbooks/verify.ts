@@ -6,13 +6,13 @@
  * The checks are modules in dns/checks.ts (checkModules), then the certificate
  * checks of roles/certbot/checks.ts (what 25/465/587/993 serve, over SSH).
  */
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { isIP } from "node:net";
-import { InputError } from "../lib/errors.js";
 import { colorEnabled, colors } from "../lib/report/colors.js";
 import { quote } from "../lib/shell.js";
 import { runChecks, type CheckResult, type OutboundProbe } from "../dns/checks.js";
-import { gatherHost, loadHosts } from "../dns/gather.js";
+import { gatherHost } from "../dns/gather.js";
+import { loadHostsOrReport, parseArgv, runAsScript } from "../dns/playbook.js";
 import { nodeResolver } from "../dns/resolver.js";
 import type { Transport } from "../lib/transport/types.js";
 import { CA_BUNDLE } from "../roles/certbot/index.js";
@@ -59,32 +59,15 @@ export async function verifyMain(argv: string[], out = (s: string) => process.st
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
     .allowExcessArguments(false);
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed") return 0;
-      err(`error: ${e.message.replace(/^error: /, "")}\nusage: npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const parsed = parseArgv(program, argv, "npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]", err);
+  if (parsed !== undefined) return parsed;
   const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean }>();
   if (o.resolver && !isIP(o.resolver)) {
     err(`error: --resolver ${o.resolver}: not an IP address\n`);
     return 2;
   }
-  let loaded;
-  try {
-    loaded = loadHosts(o.inventory, o.limit);
-  } catch (e) {
-    if (e instanceof InputError) {
-      err(`error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  for (const w of loaded.warnings) err(`warning: ${w}\n`);
+  const loaded = loadHostsOrReport(o.inventory, o.limit, err);
+  if (!loaded) return 2;
   const c = colors(colorEnabled(process.stdout, process.env));
   const dns = nodeResolver(o.resolver);
   const all: (CheckResult & { host: string })[] = [];
@@ -118,12 +101,4 @@ export async function verifyMain(argv: string[], out = (s: string) => process.st
   return count("fail") > 0 ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  verifyMain(process.argv.slice(2)).then(
-    (code) => (process.exitCode = code),
-    (e: Error) => {
-      process.stderr.write(`internal error: ${e.stack ?? e}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsScript(import.meta.url, (argv) => verifyMain(argv));
