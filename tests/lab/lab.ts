@@ -13,7 +13,7 @@ import { APT_PROXY, bridgeExists, deleteBridge, disableIpv6OnPorts, ensureAptCac
 import { DNS_PORT, ensureKnot, stopKnot, tsigKeys } from "./dns.ts";
 import { ACME_DIRECTORY, acmePaths, ensurePebble, stopPebble } from "./acme.ts";
 import { labMailUsers } from "./mailusers.ts";
-import { ensureSshKey, killLeftovers, prepareRootfs, removeCgroup, rootfsPath, startVm, stopVm, vmAlive, waitReady } from "./vm.ts";
+import { ensureInotifyLimit, ensureSshKey, killLeftovers, prepareRootfs, removeCgroup, restoreInotifyLimit, rootfsPath, startVm, stopVm, vmAlive, waitReady } from "./vm.ts";
 
 // ---- a simple lock so concurrent `up`s (e.g. two test runners) do not race -------------------
 
@@ -172,22 +172,45 @@ async function hostPackages(): Promise<void> {
   if (r.exitCode !== 0) throw new LabError(`host packages: ${script} failed:\n${r.stdout}${r.stderr}`);
 }
 
-/** Boot the given hosts (fresh copies) in parallel and wait until they are ready. */
-async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<Record<string, { state: string; failed: string; sshSeconds: number }>> {
+type Ready = { state: string; failed: string; sshSeconds: number };
+
+/** Stop whatever runs for these hosts and give each a fresh copy of its image. */
+async function freshRootfs(hosts: HostDef[], run: RunState): Promise<void> {
+  for (const h of hosts) if (run.vms[h.name]) await stopVm(h.name, run);
+  for (const h of hosts) {
+    const n = await killLeftovers(h.name);
+    if (n) console.log(`[lab] ${h.name}: killed ${n} leftover process(es) of an earlier lab`);
+  }
+  await Promise.all(hosts.map((h) => prepareRootfs(h)));
+}
+
+/**
+ * Boot the given hosts (fresh copies) in parallel and wait until they are ready. A VM
+ * that does not come up is booted once more from a fresh copy, after its diagnostics
+ * are printed (a boot can fail for reasons outside the lab: the machine's inotify or
+ * cgroup state); a second failure is an error.
+ */
+async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<Record<string, Ready>> {
   if (hosts.length === 0) return {};
-  await t.phase(`copy+personalise ${hosts.map((h) => h.name).join(",")}`, async () => {
-    for (const h of hosts) if (run.vms[h.name]) await stopVm(h.name, run);
-    for (const h of hosts) {
-      const n = await killLeftovers(h.name);
-      if (n) console.log(`[lab] ${h.name}: killed ${n} leftover process(es) of an earlier lab`);
-    }
-    await Promise.all(hosts.map((h) => prepareRootfs(h)));
-  });
+  await t.phase(`copy+personalise ${hosts.map((h) => h.name).join(",")}`, () => freshRootfs(hosts, run));
   return t.phase(`boot ${hosts.map((h) => h.name).join(",")}`, async () => {
     for (const h of hosts) startVm(h, run);
     writeRunState(run);
     writeKnownHosts(run);
-    const res = await Promise.all(hosts.map(async (h) => [h.name, await waitReady(h, run)] as const));
+    const res = await Promise.all(
+      hosts.map(async (h) => {
+        try {
+          return [h.name, await waitReady(h, run)] as const;
+        } catch (e) {
+          if (!(e instanceof LabError)) throw e;
+          console.log(`[lab] ${h.name} did not come up; booting it once more from a fresh copy. What was seen:\n${e.message}`);
+          await freshRootfs([h], run);
+          startVm(h, run);
+          writeRunState(run);
+          return [h.name, await waitReady(h, run)] as const;
+        }
+      }),
+    );
     disableIpv6OnPorts();
     return Object.fromEntries(res);
   });
@@ -206,6 +229,8 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
     const images: ImageResult[] = await t.phase(`images ${oses.join(",")}`, () => Promise.all(oses.map((os) => ensureImage(os, { rebuild: opts.rebuild }))));
     const rebuilt = new Set(images.filter((i) => i.built).map((i) => i.os));
     await t.phase("bridge", () => ensureBridge(run));
+    const limits = await t.phase("inotify limit", async () => ensureInotifyLimit(run));
+    if (limits.includes("->")) console.log(`[lab] fs.inotify.${limits} (restored by down)`);
     writeRunState(run);
     let svc: string[] = [];
     try {
@@ -223,13 +248,27 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
       if (vmAlive(h.name, run) && existsSync(rootfsPath(h.name)) && !rebuilt.has(h.os)) reuse.push(h);
       else fresh.push(h);
     }
-    let ready: Record<string, { state: string; failed: string; sshSeconds: number }> = {};
+    let ready: Record<string, Ready> = {};
     try {
       if (reuse.length) {
         writeKnownHosts(run);
-        ready = await t.phase(`check running ${reuse.map((h) => h.name).join(",")}`, async () =>
-          Object.fromEntries(await Promise.all(reuse.map(async (h) => [h.name, await waitReady(h, run, 20_000)] as const))),
-        );
+        // a running VM that does not answer is booted again from a fresh copy, not reused
+        ready = await t.phase(`check running ${reuse.map((h) => h.name).join(",")}`, async () => {
+          const r: Record<string, Ready> = {};
+          await Promise.all(
+            reuse.map(async (h) => {
+              try {
+                r[h.name] = await waitReady(h, run, 20_000);
+              } catch (e) {
+                if (!(e instanceof LabError)) throw e;
+                console.log(`[lab] running ${h.name} does not answer; booting it again. What was seen:\n${e.message}`);
+                fresh.push(h);
+              }
+            }),
+          );
+          return r;
+        });
+        for (const h of fresh) if (reuse.includes(h)) reuse.splice(reuse.indexOf(h), 1);
         disableIpv6OnPorts();
       }
       Object.assign(ready, await bootHosts(fresh, run, t));
@@ -362,6 +401,7 @@ export async function down(): Promise<void> {
     ]);
     writeRunState(run);
     const br = await t.phase("bridge", () => attempt("bridge", () => deleteBridge(run), false));
+    if (Object.keys(run.vms).length === 0) await attempt("inotify limit", async () => restoreInotifyLimit(run), undefined);
     if (!bridgeExists()) delete run.bridge;
     if (Object.keys(run.vms).length === 0) await t.phase("VM root filesystems", () => attempt("VM root filesystems", () => removeTree(paths.vms), undefined));
     if (errors.length) {

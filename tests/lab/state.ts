@@ -87,6 +87,8 @@ export interface RunState {
   vms: Record<string, { pid: number; memcg: string; rootfs: string; console: string; os: LabOs; startedAt: string }>;
   /** memory cgroup parent (…/lab) created by the lab, removed by down */
   memcgParent?: string;
+  /** fs.inotify.max_user_instances before `up` raised it (restored by down) */
+  inotifyRaisedFrom?: number;
 }
 
 export function ensureDir(p: string, mode = 0o755): string {

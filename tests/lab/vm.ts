@@ -5,7 +5,7 @@
  * accounting works (see the recipe, §5).
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $, LabError, pidAlive, sleep, spawnDaemon, tail, waitFor } from "./util.ts";
 import { ensureDir, paths, type RunState } from "./state.ts";
@@ -195,22 +195,109 @@ export async function sshRun(h: { address: string }, command: string, opts: { no
   return $({ nothrow: opts.nothrow ?? false, input: opts.input, timeout: opts.timeoutMs ?? 120_000 })`ssh ${sshArgs(h)} ${command}`;
 }
 
+/** The VM's PID 1 (its systemd), the child of systemd-nspawn; undefined while it is not there. */
+export function vmInitPid(nspawnPid: number | undefined): number | undefined {
+  if (!nspawnPid || !pidAlive(nspawnPid)) return undefined;
+  try {
+    const kids = readFileSync(`/proc/${nspawnPid}/task/${nspawnPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** inotify instances in use on this machine and the per-user limit (every VM's systemd needs several). */
+export function inotifyUse(): { used: number; max: number } {
+  let used = 0;
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${e}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${e}/fd/${fd}`) === "anon_inode:inotify") used++;
+        } catch {
+          /* closed meanwhile */
+        }
+      }
+    } catch {
+      /* gone or not ours */
+    }
+  }
+  const max = Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim());
+  return { used, max };
+}
+
+/**
+ * What a VM that does not answer SSH looks like from inside (entered with nsenter, no SSH
+ * needed): failed units, its addresses, /run/nologin, the boot's warnings; and the
+ * machine's inotify use. Printed with the error, so a failure in CI says why.
+ */
+export async function vmDiagnostics(name: string, run: RunState): Promise<string> {
+  const out: string[] = [];
+  const ino = inotifyUse();
+  out.push(`machine: inotify instances ${ino.used} in use, per-user limit ${ino.max}`);
+  const init = vmInitPid(run.vms[name]?.pid);
+  if (!init) return [...out, `${name}: no VM process (systemd-nspawn pid ${run.vms[name]?.pid ?? "none"} is gone)`].join("\n");
+  const script = [
+    "echo '-- systemctl is-system-running:'; systemctl is-system-running",
+    "echo '-- failed units:'; systemctl --failed --no-legend --plain",
+    "for u in $(systemctl --failed --no-legend --plain | awk '{print $1}' | head -4); do echo \"-- status $u:\"; systemctl status --no-pager -n 8 \"$u\" 2>&1 | tail -12; done",
+    "echo '-- addresses:'; ip -br addr 2>&1",
+    "echo '-- /run/nologin:'; ls -l /run/nologin 2>&1",
+    "echo '-- boot warnings (sshd: last 3):'; journalctl -b -p warning --no-pager -o short-monotonic 2>&1 | grep -v ' sshd\\[' | tail -25; journalctl -b -p warning --no-pager -o short-monotonic _COMM=sshd 2>&1 | tail -3",
+  ].join("; ");
+  const r = await $({ nothrow: true, timeout: 15_000 })`nsenter -t ${init} -m -u -i -n -p -- sh -c ${script}`;
+  out.push(`${name} (PID 1 = ${init}), seen from inside:`, (r.stdout + r.stderr).trim().split("\n").slice(0, 120).join("\n"));
+  return out.join("\n");
+}
+
+/**
+ * Every VM's systemd (and later its services: Dovecot, Fail2ban, path units) holds inotify
+ * instances, all counted against root's per-user limit, which Debian sets to 128 and which
+ * the rest of the machine shares. Run out, and units fail at boot ("Failed to allocate
+ * inotify fd: Too many open files"): reproduced here by holding 112 instances during `up`.
+ * Raise it for the lab's lifetime; `down` puts the old value back.
+ */
+export const LAB_INOTIFY_INSTANCES = 1024;
+const INOTIFY_SYSCTL = "/proc/sys/fs/inotify/max_user_instances";
+
+export function ensureInotifyLimit(run: RunState): string {
+  const cur = Number(readFileSync(INOTIFY_SYSCTL, "utf8").trim());
+  if (cur >= LAB_INOTIFY_INSTANCES) return `max_user_instances ${cur}`;
+  writeFileSync(INOTIFY_SYSCTL, `${LAB_INOTIFY_INSTANCES}\n`);
+  run.inotifyRaisedFrom ??= cur;
+  return `max_user_instances ${cur} -> ${LAB_INOTIFY_INSTANCES}`;
+}
+
+export function restoreInotifyLimit(run: RunState): void {
+  if (run.inotifyRaisedFrom === undefined) return;
+  writeFileSync(INOTIFY_SYSCTL, `${run.inotifyRaisedFrom}\n`);
+  delete run.inotifyRaisedFrom;
+}
+
 /** Wait for SSH, then for systemd to finish booting (running or degraded). */
 export async function waitReady(h: HostDef, run: RunState, timeoutMs = 90_000): Promise<{ sshSeconds: number; state: string; failed: string }> {
   const t0 = performance.now();
   const vm = run.vms[h.name];
   const detail = () => `tail of ${consolePath(h.name)}:\n${tail(consolePath(h.name), 25)}`;
-  await waitFor(`SSH on ${h.name} (${h.address})`, timeoutMs, async () => {
-    if (vm && !pidAlive(vm.pid)) throw new LabError(`${h.name}: systemd-nspawn (pid ${vm.pid}) exited during boot\n${detail()}`);
-    const r = await $({ nothrow: true, timeout: 5000 })`ssh ${sshArgs(h)} true`;
-    return r.exitCode === 0;
-  }, { detail });
+  try {
+    await waitFor(`SSH on ${h.name} (${h.address})`, timeoutMs, async () => {
+      if (vm && !pidAlive(vm.pid)) throw new LabError(`${h.name}: systemd-nspawn (pid ${vm.pid}) exited during boot\n${detail()}`);
+      const r = await $({ nothrow: true, timeout: 5000 })`ssh ${sshArgs(h)} true`;
+      // the reason (refused, no route, permission denied) goes into "last error"
+      if (r.exitCode !== 0) throw new Error(`ssh exit ${r.exitCode}: ${r.stderr.trim() || "(no message)"}`);
+      return true;
+    }, { detail });
+  } catch (e) {
+    if (e instanceof LabError) e.message += `\n${await vmDiagnostics(h.name, run)}`;
+    throw e;
+  }
   const sshSeconds = (performance.now() - t0) / 1000;
   const left = Math.max(10, Math.round((timeoutMs - (performance.now() - t0)) / 1000));
   const r = await sshRun(h, `timeout ${left} systemctl is-system-running --wait`, { nothrow: true, timeoutMs: (left + 5) * 1000 });
   const state = r.stdout.trim();
   if (state !== "running" && state !== "degraded") {
-    throw new LabError(`${h.name}: systemd did not finish booting (is-system-running: "${state || r.stderr.trim()}")\n${detail()}`);
+    throw new LabError(`${h.name}: systemd did not finish booting (is-system-running: "${state || r.stderr.trim()}")\n${detail()}\n${await vmDiagnostics(h.name, run)}`);
   }
   let failed = "";
   if (state === "degraded") failed = (await sshRun(h, "systemctl --failed --no-legend --plain", { nothrow: true })).stdout.trim();

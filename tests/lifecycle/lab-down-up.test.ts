@@ -1,6 +1,7 @@
 /**
  * The lab's lifecycle promises, run last by `npm test` (after the e2e suite):
- * `down` leaves no process, bridge, VM root or memory cgroup behind, and a
+ * `down` leaves no process, bridge, VM root or memory cgroup behind (and puts
+ * back the inotify limit `up` raised), and a
  * warm `up` (images cached) brings everything back in under 30 s.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -49,6 +50,10 @@ describe("lab lifecycle", () => {
     expect(memcgs.filter((p) => existsSync(p))).toEqual([]);
     if (before.memcgParent) expect(existsSync(before.memcgParent)).toBe(false);
     expect(roots.filter((p) => existsSync(p))).toEqual([]);
+    // up raised the inotify limit for the VMs' systemd; down puts the machine's value back
+    if (before.inotifyRaisedFrom !== undefined) {
+      expect(Number(readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8"))).toBe(before.inotifyRaisedFrom);
+    }
     expect(status().up).toBe(false);
 
     const t0 = performance.now();
