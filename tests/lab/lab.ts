@@ -231,6 +231,7 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
     await t.phase("bridge", () => ensureBridge(run));
     const limits = await t.phase("inotify limit", async () => ensureInotifyLimit(run));
     if (limits.includes("->")) console.log(`[lab] fs.inotify.${limits} (restored by down)`);
+    else if (limits.includes("could not")) console.log(`[lab] fs.inotify.${limits}`);
     writeRunState(run);
     let svc: string[] = [];
     try {

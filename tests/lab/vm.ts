@@ -264,7 +264,12 @@ const INOTIFY_SYSCTL = "/proc/sys/fs/inotify/max_user_instances";
 export function ensureInotifyLimit(run: RunState): string {
   const cur = Number(readFileSync(INOTIFY_SYSCTL, "utf8").trim());
   if (cur >= LAB_INOTIFY_INSTANCES) return `max_user_instances ${cur}`;
-  writeFileSync(INOTIFY_SYSCTL, `${LAB_INOTIFY_INSTANCES}\n`);
+  try {
+    writeFileSync(INOTIFY_SYSCTL, `${LAB_INOTIFY_INSTANCES}\n`);
+  } catch (e) {
+    // a read-only /proc/sys (some sandboxes): go on; a VM that fails to boot says why
+    return `max_user_instances ${cur} (could not raise it: ${(e as Error).message})`;
+  }
   run.inotifyRaisedFrom ??= cur;
   return `max_user_instances ${cur} -> ${LAB_INOTIFY_INSTANCES}`;
 }
