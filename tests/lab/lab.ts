@@ -175,13 +175,13 @@ async function hostPackages(): Promise<void> {
 type Ready = { state: string; failed: string; sshSeconds: number };
 
 /** Stop whatever runs for these hosts and give each a fresh copy of its image. */
-async function freshRootfs(hosts: HostDef[], run: RunState): Promise<void> {
+async function freshRootfs(hosts: HostDef[], run: RunState, opts: { fault?: boolean } = {}): Promise<void> {
   for (const h of hosts) if (run.vms[h.name]) await stopVm(h.name, run);
   for (const h of hosts) {
     const n = await killLeftovers(h.name);
     if (n) console.log(`[lab] ${h.name}: killed ${n} leftover process(es) of an earlier lab`);
   }
-  await Promise.all(hosts.map((h) => prepareRootfs(h)));
+  await Promise.all(hosts.map((h) => prepareRootfs(h, { fault: opts.fault ?? true })));
 }
 
 /**
@@ -204,9 +204,11 @@ async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<R
         } catch (e) {
           if (!(e instanceof LabError)) throw e;
           console.log(`[lab] ${h.name} did not come up; booting it once more from a fresh copy. What was seen:\n${e.message}`);
-          await freshRootfs([h], run);
+          await freshRootfs([h], run, { fault: false });
           startVm(h, run);
           writeRunState(run);
+          // the fresh copy has new host keys
+          writeKnownHosts(run);
           return [h.name, await waitReady(h, run)] as const;
         }
       }),

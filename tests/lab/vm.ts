@@ -5,7 +5,7 @@
  * accounting works (see the recipe, §5).
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $, LabError, pidAlive, sleep, spawnDaemon, tail, waitFor } from "./util.ts";
 import { ensureDir, paths, type RunState } from "./state.ts";
@@ -58,7 +58,7 @@ function writeIn(root: string, rel: string, content: string, mode = 0o644): void
 }
 
 /** Fresh copy of the image, with this VM's own identity (hostname, machine-id, host keys, address). */
-export async function prepareRootfs(h: HostDef): Promise<string> {
+export async function prepareRootfs(h: HostDef, opts: { fault?: boolean } = {}): Promise<string> {
   const root = rootfsPath(h.name);
   await removeTree(root);
   ensureDir(paths.vms);
@@ -89,6 +89,14 @@ export async function prepareRootfs(h: HostDef): Promise<string> {
   );
   // the lab DNS, no default route anywhere
   writeIn(root, "etc/resolv.conf", `# mailstead lab DNS\nnameserver ${LAB_NET.address}\nsearch ${h.domain}\n`);
+  // Fault injection for the lab's own retry path: MAILSTEAD_LAB_FAULT_NOLOGIN=<name,...> leaves
+  // /run/nologin after boot (what a failed systemd-user-sessions does), so SSH refuses the login user.
+  const faulty = (process.env.MAILSTEAD_LAB_FAULT_NOLOGIN ?? "").split(",").includes(h.name);
+  if (faulty && (opts.fault ?? true)) {
+    writeIn(root, "etc/systemd/system/lab-fault-nologin.service", "[Unit]\nAfter=systemd-user-sessions.service\n[Service]\nType=oneshot\nExecStart=/usr/bin/touch /run/nologin\n[Install]\nWantedBy=multi-user.target\n");
+    ensureDir(join(root, "etc/systemd/system/multi-user.target.wants"));
+    symlinkSync("../lab-fault-nologin.service", join(root, "etc/systemd/system/multi-user.target.wants/lab-fault-nologin.service"));
+  }
   return root;
 }
 

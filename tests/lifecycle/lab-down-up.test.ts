@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
-import { down, ensureLab, status, up } from "../lab/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { HOSTS, down, ensureLab, sshRun, status, up } from "../lab/index.js";
 import { readRunState, type RunState } from "../lab/state.js";
 
 function alive(pid: number): boolean {
@@ -62,5 +62,31 @@ describe("lab lifecycle", () => {
     console.log(`warm lab up: ${seconds.toFixed(1)} s`);
     expect(status().up).toBe(true);
     expect(seconds).toBeLessThan(30);
+  });
+
+  it("a running VM that stops answering is booted again, and a boot that fails is retried once from a fresh copy", async () => {
+    await ensureLab();
+    const outsider = HOSTS.find((h) => h.name === "outsider")!;
+    const pidBefore = readRunState().vms.outsider!.pid;
+    // what a failed systemd-user-sessions leaves: SSH refuses the login user
+    await sshRun(outsider, "sudo touch /run/nologin");
+    expect((await sshRun(outsider, "true", { nothrow: true })).exitCode).not.toBe(0);
+    // and the first fresh boot fails the same way (fault injected into that copy only)
+    process.env.MAILSTEAD_LAB_FAULT_NOLOGIN = "outsider";
+    const log = vi.spyOn(console, "log");
+    try {
+      await up({ quiet: true });
+    } finally {
+      delete process.env.MAILSTEAD_LAB_FAULT_NOLOGIN;
+    }
+    const said = log.mock.calls.map((c) => String(c[0]));
+    log.mockRestore();
+    expect(said.some((l) => l.startsWith("[lab] running outsider does not answer"))).toBe(true);
+    const retry = said.find((l) => l.startsWith("[lab] outsider did not come up; booting it once more"));
+    expect(retry).toBeDefined();
+    // the diagnostics name the cause, seen from inside the VM
+    expect(retry).toMatch(/\/run\/nologin:\n-rw/);
+    expect(readRunState().vms.outsider!.pid).not.toBe(pidBefore);
+    expect((await sshRun(outsider, "test ! -e /run/nologin && systemctl is-active lab-fault-nologin.service", { nothrow: true })).stdout.trim()).toBe("inactive");
   });
 });
