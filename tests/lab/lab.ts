@@ -193,10 +193,14 @@ async function freshRootfs(hosts: HostDef[], run: RunState, opts: { fault?: bool
 async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<Record<string, Ready>> {
   if (hosts.length === 0) return {};
   await t.phase(`copy+personalise ${hosts.map((h) => h.name).join(",")}`, () => freshRootfs(hosts, run));
-  return t.phase(`boot ${hosts.map((h) => h.name).join(",")}`, async () => {
-    for (const h of hosts) startVm(h, run);
+  // start, record, and trust the copies' new host keys
+  const start = (list: HostDef[]) => {
+    for (const h of list) startVm(h, run);
     writeRunState(run);
     writeKnownHosts(run);
+  };
+  return t.phase(`boot ${hosts.map((h) => h.name).join(",")}`, async () => {
+    start(hosts);
     const res = await Promise.all(
       hosts.map(async (h) => {
         try {
@@ -205,10 +209,7 @@ async function bootHosts(hosts: HostDef[], run: RunState, t: Timings): Promise<R
           if (!(e instanceof LabError)) throw e;
           console.log(`[lab] ${h.name} did not come up; booting it once more from a fresh copy. What was seen:\n${e.message}`);
           await freshRootfs([h], run, { fault: false });
-          startVm(h, run);
-          writeRunState(run);
-          // the fresh copy has new host keys
-          writeKnownHosts(run);
+          start([h]);
           return [h.name, await waitReady(h, run)] as const;
         }
       }),
@@ -231,9 +232,9 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
     const images: ImageResult[] = await t.phase(`images ${oses.join(",")}`, () => Promise.all(oses.map((os) => ensureImage(os, { rebuild: opts.rebuild }))));
     const rebuilt = new Set(images.filter((i) => i.built).map((i) => i.os));
     await t.phase("bridge", () => ensureBridge(run));
-    const limits = await t.phase("inotify limit", async () => ensureInotifyLimit(run));
-    if (limits.includes("->")) console.log(`[lab] fs.inotify.${limits} (restored by down)`);
-    else if (limits.includes("could not")) console.log(`[lab] fs.inotify.${limits}`);
+    const limit = await t.phase("inotify limit", async () => ensureInotifyLimit(run));
+    if (limit.error) console.log(`[lab] fs.inotify.max_user_instances ${limit.was} (could not raise it: ${limit.error})`);
+    else if (limit.now !== limit.was) console.log(`[lab] fs.inotify.max_user_instances ${limit.was} -> ${limit.now} (restored by down)`);
     writeRunState(run);
     let svc: string[] = [];
     try {
@@ -245,7 +246,7 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
     } finally {
       writeRunState(run);
     }
-    const reuse: HostDef[] = [];
+    let reuse: HostDef[] = [];
     const fresh: HostDef[] = [];
     for (const h of hosts) {
       if (vmAlive(h.name, run) && existsSync(rootfsPath(h.name)) && !rebuilt.has(h.os)) reuse.push(h);
@@ -256,6 +257,7 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
       if (reuse.length) {
         writeKnownHosts(run);
         // a running VM that does not answer is booted again from a fresh copy, not reused
+        const stale: HostDef[] = [];
         ready = await t.phase(`check running ${reuse.map((h) => h.name).join(",")}`, async () => {
           const r: Record<string, Ready> = {};
           await Promise.all(
@@ -265,13 +267,14 @@ export async function up(opts: UpOptions = {}): Promise<LabState> {
               } catch (e) {
                 if (!(e instanceof LabError)) throw e;
                 console.log(`[lab] running ${h.name} does not answer; booting it again. What was seen:\n${e.message}`);
-                fresh.push(h);
+                stale.push(h);
               }
             }),
           );
           return r;
         });
-        for (const h of fresh) if (reuse.includes(h)) reuse.splice(reuse.indexOf(h), 1);
+        fresh.push(...stale);
+        reuse = reuse.filter((h) => !stale.includes(h));
         disableIpv6OnPorts();
       }
       Object.assign(ready, await bootHosts(fresh, run, t));

@@ -214,7 +214,7 @@ export function vmInitPid(nspawnPid: number | undefined): number | undefined {
   }
 }
 
-/** inotify instances in use on this machine and the per-user limit (every VM's systemd needs several). */
+/** Open inotify file descriptors on this machine (a dup'd one counts twice) and the per-user instance limit. */
 export function inotifyUse(): { used: number; max: number } {
   let used = 0;
   for (const e of readdirSync("/proc")) {
@@ -243,7 +243,7 @@ export function inotifyUse(): { used: number; max: number } {
 export async function vmDiagnostics(name: string, run: RunState): Promise<string> {
   const out: string[] = [];
   const ino = inotifyUse();
-  out.push(`machine: inotify instances ${ino.used} in use, per-user limit ${ino.max}`);
+  out.push(`machine: ${ino.used} inotify fds open, per-user instance limit ${ino.max}`);
   const init = vmInitPid(run.vms[name]?.pid);
   if (!init) return [...out, `${name}: no VM process (systemd-nspawn pid ${run.vms[name]?.pid ?? "none"} is gone)`].join("\n");
   const script = [
@@ -269,17 +269,17 @@ export async function vmDiagnostics(name: string, run: RunState): Promise<string
 export const LAB_INOTIFY_INSTANCES = 1024;
 const INOTIFY_SYSCTL = "/proc/sys/fs/inotify/max_user_instances";
 
-export function ensureInotifyLimit(run: RunState): string {
-  const cur = Number(readFileSync(INOTIFY_SYSCTL, "utf8").trim());
-  if (cur >= LAB_INOTIFY_INSTANCES) return `max_user_instances ${cur}`;
+export function ensureInotifyLimit(run: RunState): { was: number; now: number; error?: string } {
+  const was = Number(readFileSync(INOTIFY_SYSCTL, "utf8").trim());
+  if (was >= LAB_INOTIFY_INSTANCES) return { was, now: was };
   try {
     writeFileSync(INOTIFY_SYSCTL, `${LAB_INOTIFY_INSTANCES}\n`);
   } catch (e) {
     // a read-only /proc/sys (some sandboxes): go on; a VM that fails to boot says why
-    return `max_user_instances ${cur} (could not raise it: ${(e as Error).message})`;
+    return { was, now: was, error: (e as Error).message };
   }
-  run.inotifyRaisedFrom ??= cur;
-  return `max_user_instances ${cur} -> ${LAB_INOTIFY_INSTANCES}`;
+  run.inotifyRaisedFrom ??= was;
+  return { was, now: LAB_INOTIFY_INSTANCES };
 }
 
 export function restoreInotifyLimit(run: RunState): void {
