@@ -49,6 +49,7 @@ export const fail2ban = defineRole<Fail2banVars>({
       },
       { title: "Render /etc/fail2ban/fail2ban.local", action: file({ path: "/etc/fail2ban/fail2ban.local", content: ctx.template("fail2ban.local") }), when: on, notify: "reload fail2ban" },
       { title: "Match Debian's postfix@-.service", action: file({ path: "/etc/fail2ban/filter.d/postfix.local", content: ctx.template("postfix.local") }), when: on, notify: "reload fail2ban" },
+      { title: "Match Dovecot 2.4's failed logins", action: file({ path: "/etc/fail2ban/filter.d/dovecot.local", content: ctx.template("dovecot.local") }), when: on, notify: "reload fail2ban" },
       { title: "Match Debian's ssh.service and sshd-session", action: file({ path: "/etc/fail2ban/filter.d/sshd.local", content: ctx.template("sshd.local") }), when: on, notify: "reload fail2ban" },
       // python3-systemd is only a Recommends, and without it the systemd backend cannot start.
       { title: "Install fail2ban", action: apt.packages({ present: ["fail2ban", "python3-systemd", "nftables"] }), when: on },
