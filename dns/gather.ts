@@ -8,7 +8,7 @@ import { loadInventory, selectHosts, type HostSpec } from "../lib/inventory/inde
 import type { Transport } from "../lib/transport/types.js";
 import { mailDomain } from "../roles/mailbox/model.js";
 import { dkimKeys, type OpendkimVars } from "../roles/opendkim/index.js";
-import { allSettings } from "../roles/registry.js";
+import { allSettings, siteRoles } from "../roles/registry.js";
 import { hostFactsCommand, parseHostFacts } from "./hostfacts.js";
 import type { DnsHostInput } from "./records.js";
 
@@ -20,7 +20,7 @@ export interface GatheredHost {
 }
 
 export function loadHosts(file: string, limit?: string, env: NodeJS.ProcessEnv = process.env): { hosts: HostSpec[]; warnings: string[]; redact: (s: string) => string } {
-  const inv = loadInventory(file, { settings: allSettings(), env });
+  const inv = loadInventory(file, { settings: allSettings(), roles: siteRoles, env });
   return { hosts: selectHosts(inv, limit), warnings: inv.warnings, redact: (s) => inv.redactor.redact(s) };
 }
 

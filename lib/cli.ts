@@ -143,7 +143,7 @@ export async function runPlaybook(
   try {
     const opts = parseSiteArgs(argv, playbook.name);
     const roles = selectRoles(playbook.roles, opts.tags);
-    const inv = loadInventory(opts.inventory, { settings: playbook.settings, env: io.env });
+    const inv = loadInventory(opts.inventory, { settings: playbook.settings, roles: playbook.roles, env: io.env });
     for (const w of inv.warnings) io.err(c.yellow(`warning: ${w}`));
     const specs = selectHosts(inv, opts.limit);
     // Nothing above touched a host. From here on, failures are per host.

@@ -4,6 +4,7 @@
  * schema is composed from these, so a typo in an inventory var is caught
  * (with a did-you-mean) before any host is touched.
  */
+import type { Format } from "./formats.js";
 import type { JSONSchemaType } from "./jsonschema.js";
 
 export interface Setting<T = unknown> {
@@ -15,6 +16,12 @@ export interface Setting<T = unknown> {
   schema: JSONSchemaType;
   /** Secret values never appear in output or diffs. */
   sensitive?: boolean;
+  /**
+   * A typed check of the value (of each item, for an array) run when the
+   * inventory loads, after the schema: addresses, CIDRs, paths, names...
+   * (lib/formats.ts). "" is "not set" and is left to the schema.
+   */
+  format?: Format;
 }
 
 export type Settings = Record<string, Setting>;

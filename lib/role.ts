@@ -84,6 +84,22 @@ export interface StatePath {
   secret?: boolean;
 }
 
+/** A cross-field problem found by Role.validate, located by the loader at the setting's line. */
+export interface RoleProblem {
+  /** The setting the fix goes into (its line is reported). */
+  setting: string;
+  /** Item of an array, or key of a mapping, inside that setting. */
+  at?: number | string;
+  message: string;
+  fix: string;
+}
+
+export interface ValidateContext {
+  host: string;
+  /** The account the run logs in as (ssh.user): never a service account. */
+  loginUser: string;
+}
+
 export interface Role<V = any> {
   name: string;
   /** One line: what the role is for. */
@@ -100,6 +116,13 @@ export interface Role<V = any> {
   state?(vars: V): StatePath[];
   /** Ports this role's services need reachable from outside, given the vars. */
   ports?(vars: V): Port[];
+  /**
+   * Cross-field rules over the host's merged vars (a catch-all that is not a
+   * user, a relay without a password...): run when the inventory loads, so a
+   * bad inventory exits 2 before any host is touched. Rules that need the
+   * host's state belong in a step whose plan returns `Plan.error` (refuse()).
+   */
+  validate?(vars: V, ctx: ValidateContext): RoleProblem[];
   /** Checks against the live host after the role converged. */
   verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]>;
 }

@@ -77,6 +77,8 @@ export interface LoadedSecrets {
   forHost(host: string): Record<string, unknown>;
   problems: InventoryProblem[];
   warnings: string[];
+  /** Where a host's secret value came from (for messages), or undefined when it is not a secret given. */
+  origin(host: string, name: string): { file: string; line?: number; path: string } | undefined;
 }
 
 /** Read the secrets file (if any) and the MAILSTEAD_SECRET_* environment. Never throws. */
@@ -86,6 +88,7 @@ export function loadSecrets(o: SecretsOptions): LoadedSecrets {
   const sensitive = Object.keys(o.settings).filter((n) => o.settings[n]!.sensitive);
   let fileVars: Record<string, unknown> = {};
   let fileHosts: Record<string, Record<string, unknown>> = {};
+  let lineOf: YamlSource["lineOf"] = () => undefined;
 
   if (exists(o.readPath)) {
     problems.push(...checkMode(o.file, o.readPath));
@@ -93,6 +96,7 @@ export function loadSecrets(o: SecretsOptions): LoadedSecrets {
     if ("problems" in src) problems.push(...src.problems);
     else {
       problems.push(...validateSecretsFile(src, o));
+      lineOf = src.lineOf;
       const data = asRecord(src.data);
       fileVars = asRecord(data.vars);
       fileHosts = asRecord(data.hosts) as Record<string, Record<string, unknown>>;
@@ -130,6 +134,15 @@ export function loadSecrets(o: SecretsOptions): LoadedSecrets {
 
   return {
     forHost: (host) => ({ ...fileVars, ...asRecord(fileHosts[host]), ...envGlobal, ...envHosts[host] }),
+    origin: (host, name) => {
+      const has = (r: unknown) => Object.prototype.hasOwnProperty.call(asRecord(r), name);
+      if (has(envHosts[host])) return { file: "environment", path: secretEnvName(name, host) };
+      if (has(envGlobal)) return { file: "environment", path: secretEnvName(name) };
+      const at = (path: string[]) => ({ file: o.file, ...(lineOf(path) ? { line: lineOf(path)! } : {}), path: path.join(".") });
+      if (has(fileHosts[host])) return at(["hosts", host, name]);
+      if (has(fileVars)) return at(["vars", name]);
+      return undefined;
+    },
     problems,
     warnings,
   };

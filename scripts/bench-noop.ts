@@ -39,7 +39,7 @@ const synthetic: Role = {
   ],
 };
 
-const inv = loadInventory(values.inventory!, { settings: allSettings() });
+const inv = loadInventory(values.inventory!, { settings: allSettings(), roles: siteRoles });
 const [spec] = selectHosts(inv, values.host);
 if (!spec) throw new Error(`no host ${values.host}`);
 const roles = [...siteRoles, synthetic];

@@ -13,6 +13,8 @@ import { homedir } from "node:os";
 import { basename, dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { isIP } from "node:net";
 import { defaultValues, type Settings } from "../defaults.js";
+import { checkValue } from "../formats.js";
+import type { Role, RoleProblem } from "../role.js";
 import { InventoryError, type InventoryProblem } from "../errors.js";
 import { asRecord, loadSecrets, Redactor, secretEnvName } from "../secrets.js";
 import { ADDRESS_PATTERN, buildInventorySchema, cachedSchema } from "./schema.js";
@@ -63,7 +65,15 @@ const ADDRESS_RE = new RegExp(ADDRESS_PATTERN, "u");
 export const SSH_DEFAULTS = { user: "root", port: 22, knownHosts: "~/.ssh/known_hosts", timeout: 600, connectTimeout: 20 };
 
 /** Load and validate `file`. Throws {@link InventoryError} listing every problem found. */
-export function loadInventory(file: string, opts: { settings: Settings; env?: NodeJS.ProcessEnv }): Inventory {
+export function loadInventory(
+  file: string,
+  opts: {
+    settings: Settings;
+    env?: NodeJS.ProcessEnv;
+    /** Roles whose `validate` runs over each host's vars (all roles of the playbook, whatever --tags selects). */
+    roles?: Pick<Role, "name" | "validate">[];
+  },
+): Inventory {
   const { settings } = opts;
   const env = opts.env ?? process.env;
   const src = readYaml(file);
@@ -125,6 +135,12 @@ export function loadInventory(file: string, opts: { settings: Settings; env?: No
     };
   });
   problems.push(...checkRequired(settings, hosts, src, secrets.file));
+  // Typed formats and cross-field rules only on values that passed the schema
+  // (a value of the wrong type would only repeat the schema's message).
+  if (problems.length === 0) {
+    const where = locator(src, data, groups, secrets.file, loaded);
+    problems.push(...checkValues(settings, hosts, opts.roles ?? [], where));
+  }
 
   if (problems.length > 0) throw new InventoryError(sortProblems(problems, [file, secrets.file]));
   return { file, hosts, groups, redactor, warnings };
@@ -259,6 +275,58 @@ function checkRequired(settings: Settings, hosts: HostSpec[], src: YamlSource, s
     }
   }
   return problems;
+}
+
+type Locate = (host: string, setting: string, at?: number | string) => Omit<InventoryProblem, "message">;
+
+/**
+ * Where a host's value of `setting` was written: the host's vars, else the
+ * last of its groups that sets it, else the global vars, else the secrets
+ * file or environment; a default is reported at `vars` (it is the fix's place).
+ */
+function locator(src: YamlSource, data: Record<string, unknown>, groups: Record<string, string[]>, secretsShown: string, secrets: LoadedSecretsOrigin): Locate {
+  return (host, setting, at) => {
+    const has = (o: unknown) => Object.prototype.hasOwnProperty.call(asRecord(o), setting);
+    const sub = at === undefined ? [] : [at];
+    const show = (path: PathSegment[]) => path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
+    const yamlAt = (path: PathSegment[]) => ({ file: src.file, line: src.lineOf([...path, ...sub]) ?? src.lineOf(path), path: show([...path, ...sub]) });
+    const fromSecrets = secrets.origin?.(host, setting);
+    if (fromSecrets) return { file: fromSecrets.file === "environment" ? "environment" : secretsShown, ...(fromSecrets.line ? { line: fromSecrets.line } : {}), path: fromSecrets.path };
+    const h = asRecord(asRecord(data.hosts)[host]);
+    if (has(h.vars)) return yamlAt(["hosts", host, "vars", setting]);
+    const gs = Object.keys(groups).filter((g) => groups[g]!.includes(host)).reverse();
+    for (const g of gs) if (has(asRecord(asRecord(asRecord(data.groups)[g]).vars))) return yamlAt(["groups", g, "vars", setting]);
+    if (has(data.vars)) return yamlAt(["vars", setting]);
+    return { file: src.file, ...(src.lineOf(["vars"]) ? { line: src.lineOf(["vars"])! } : {}), path: `vars.${setting} (default)` };
+  };
+}
+
+type LoadedSecretsOrigin = { origin?(host: string, setting: string): { file: string; line?: number; path: string } | undefined };
+
+/** Each setting's format over each host's value, then each role's cross-field rules; one problem per place. */
+function checkValues(settings: Settings, hosts: HostSpec[], roles: Pick<Role, "name" | "validate">[], where: Locate): InventoryProblem[] {
+  const out = new Map<string, InventoryProblem>();
+  const add = (host: string, p: RoleProblem) => {
+    const loc = where(host, p.setting, p.at);
+    const problem = { ...loc, message: p.message, fix: p.fix };
+    const key = `${loc.file}|${loc.line}|${loc.path}|${p.message}`;
+    if (!out.has(key)) out.set(key, problem);
+  };
+  for (const h of hosts) {
+    const ctx = { vars: h.vars };
+    for (const [name, value] of Object.entries(h.vars)) {
+      const format = settings[name]?.format;
+      if (!format || value === "" || value === undefined || value === null) continue;
+      for (const p of checkValue(format, value, ctx)) {
+        add(h.name, { setting: name, ...(p.index !== undefined ? { at: p.index } : {}), message: settings[name]!.sensitive ? p.message.replace(/^".*?"(…)?/, "the value") : p.message, fix: p.fix });
+      }
+    }
+    for (const r of roles) {
+      if (!r.validate) continue;
+      for (const p of r.validate(h.vars, { host: h.name, loginUser: h.ssh.user })) add(h.name, p);
+    }
+  }
+  return [...out.values()];
 }
 
 /** Why `path` cannot be used as a key file, or undefined if it can. */

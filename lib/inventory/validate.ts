@@ -73,9 +73,10 @@ function translate(err: ErrorObject, at: PathSegment[], data: unknown, opts: Val
   const got = value === undefined ? "" : ` (got ${opts.hideValues ? kindOf(value) : show(value)})`;
   if (err.keyword === "uniqueItems") {
     const dup = Array.isArray(value) ? value[Number(err.params.j)] : undefined;
-    return { kind: "value", path: at, message: `must not list ${dup === undefined ? "an item" : show(dup)} twice` };
+    return { kind: "value", path: at, message: `must not list ${dup === undefined ? "an item" : show(dup)} twice`, fix: "remove the repeated item" };
   }
-  return { kind: "value", path: at, message: `must be ${describe(schema)}${got}`, ...(fix ? { fix } : {}) };
+  // Every problem carries a fix: the schema's own, else the one that always applies.
+  return { kind: "value", path: at, message: `must be ${describe(schema)}${got}`, fix: fix ?? "write a value of that form (inventory/example.yml shows one for every setting)" };
 }
 
 /** What a valid value looks like, in words, from a schema fragment. */

@@ -41,9 +41,16 @@ export function readYaml(file: string, readPath: string = file): YamlSource | { 
     });
     return { problems };
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? null;
+  } catch (e) {
+    // A "billion laughs" alias bomb (yaml refuses past maxAliasCount): bad input, not an internal error.
+    return { problems: [{ file, path: "", message: `YAML aliases expand too far (${(e as Error).message})`, fix: "write the values out instead of nesting *aliases of aliases" }] };
+  }
   return {
     file,
-    data: doc.toJS({ maxAliasCount: 100 }) ?? null,
+    data,
     lineOf: (path) => lineOf(doc, lineCounter, path),
   };
 }

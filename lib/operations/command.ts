@@ -40,3 +40,12 @@ export function command(args: CommandArgs): Action {
     },
   };
 }
+
+/**
+ * Refuse: a step that fails with `message` in every mode, check mode included
+ * (its plan is a `Plan.error`; nothing runs on the host). For refusals that
+ * depend on host facts; refusals that depend only on vars go in Role.validate.
+ */
+export function refuse(message: string): Action {
+  return { kind: "refuse", facts: [], plan: () => ({ commands: [], reasons: [], error: message }) };
+}

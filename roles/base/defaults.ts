@@ -1,7 +1,8 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 const hostLabel = "^(?!-)[a-z0-9-]{1,63}(?<!-)$";
-const domain = "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$";
+const domain = "^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$";
 
 /** Settings of the `base` role: the host itself, before any mail service. */
 export const baseDefaults = defineDefaults("base", {
@@ -11,6 +12,7 @@ export const baseDefaults = defineDefaults("base", {
     schema: { type: "string", pattern: hostLabel, "x-expected": "a host label: lowercase letters, digits, hyphens (e.g. mx1)" },
   },
   base_domain: {
+    format: formats.domain(),
     default: undefined,
     why: "The DNS domain of the host (e.g. example.org); the FQDN is <base_hostname>.<base_domain>.",
     schema: { type: "string", pattern: domain, "x-expected": "a lowercase DNS domain such as example.org" },
@@ -61,6 +63,7 @@ export const baseDefaults = defineDefaults("base", {
     schema: { type: "integer", minimum: 64, maximum: 65536 },
   },
   base_swap_file: {
+    format: formats.path(),
     default: "/swapfile",
     why: "Conventional location; on the root filesystem so it needs no extra volume.",
     schema: { type: "string", pattern: "^/[^\\s]+$" },

@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 /** Let's Encrypt's production ACME directory (RFC 8555). */
 export const LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory";
@@ -29,11 +30,13 @@ export const certbotDefaults = defineDefaults("certbot", {
     schema: { type: "string", enum: ["standalone", "webroot", "dns", "files", "none"] },
   },
   certbot_server: {
+    format: formats.url({ protocols: ["https"] }),
     default: LETSENCRYPT_PRODUCTION,
     why: `The ACME directory URL: Let's Encrypt production; ${LETSENCRYPT_STAGING} for rehearsals (untrusted certificates); a private CA such as Pebble for tests.`,
     schema: { type: "string", pattern: "^https://[^\\s]+$", "x-expected": "an https:// ACME directory URL" },
   },
   certbot_email: {
+    format: formats.address(),
     default: "",
     why: "Contact address registered with the CA (account recovery, policy notices); empty registers without one (Let's Encrypt no longer sends expiry mail).",
     schema: { type: "string", pattern: "^$|^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$", "x-expected": "an e-mail address or empty" },
@@ -49,6 +52,7 @@ export const certbotDefaults = defineDefaults("certbot", {
     schema: { type: "boolean" },
   },
   certbot_extra_names: {
+    format: formats.hostname(),
     default: [],
     why: "More names on the certificate besides the mail host name (e.g. the name clients use); each must resolve to this host (or be in the DNS plugin's zone).",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\\.)+[a-zA-Z]{2,63}$", "x-expected": "a DNS name such as mail.example.org" } },
@@ -61,6 +65,7 @@ export const certbotDefaults = defineDefaults("certbot", {
     schema: { type: "string", pattern: "^$|^-----BEGIN CERTIFICATE-----[\\s\\S]*-----END CERTIFICATE-----\\s*$", "x-expected": "PEM certificates (-----BEGIN CERTIFICATE----- ...) or empty" },
   },
   certbot_webroot_path: {
+    format: formats.path(),
     default: "/var/lib/mailstead/acme-webroot",
     why: "webroot mode: the directory the web server on port 80 serves /.well-known/acme-challenge/ from (for Nginx Proxy Manager: the host side of its /data/letsencrypt-acme-challenge).",
     schema: { type: "string", pattern: "^/[^\\s]*[^/]$" },
@@ -82,16 +87,19 @@ export const certbotDefaults = defineDefaults("certbot", {
     schema: { type: ["integer", "null"], minimum: 0, maximum: 3600 },
   },
   certbot_files_fullchain: {
+    format: formats.path(),
     default: "",
     why: "files mode: the certificate chain (leaf first) managed elsewhere, e.g. /opt/npm/letsencrypt/live/npm-1/fullchain.pem for Nginx Proxy Manager.",
     schema: { type: "string", pattern: "^$|^/[^\\s]+$" },
   },
   certbot_files_privkey: {
+    format: formats.path(),
     default: "",
     why: "files mode: the private key of that certificate (read as root; copied 0600 into the tls directory).",
     schema: { type: "string", pattern: "^$|^/[^\\s]+$" },
   },
   certbot_reload_services: {
+    format: formats.serviceName(),
     default: ["postfix", "dovecot"],
     why: "Services reloaded after a new certificate is in place (only those running); add a web server of ours here. The most reported failure of comparable tools is a renewal nobody reloaded.",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[a-zA-Z0-9@._-]+$", "x-expected": "a systemd unit name such as nginx" } },

@@ -23,7 +23,7 @@ import { fileStat } from "../../lib/facts/files.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, symlink, systemd } from "../../lib/operations/index.js";
-import { defineRole, type FlushStep, type Step } from "../../lib/role.js";
+import { defineRole, type FlushStep, type RoleProblem, type Step } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { failStep } from "../postfix/version.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
@@ -114,18 +114,20 @@ export function renewalWants(v: CertbotVars): string[] {
 }
 
 /** Settings that cannot work, as one message per problem (pure; the role refuses before changing anything). */
-export function settingsProblems(v: CertbotVars): string[] {
-  const out: string[] = [];
+/** Settings that cannot work together (Role.validate: reported when the inventory loads). */
+export function settingsProblems(v: CertbotVars): RoleProblem[] {
+  const out: RoleProblem[] = [];
   if (v.certbot_mode === "dns" && !v.certbot_dns_credentials.trim() && v.certbot_dns_plugin !== "route53") {
-    out.push(`certbot_mode is dns but certbot_dns_credentials (a secret) is empty: put the dns-${v.certbot_dns_plugin} plugin's credentials in the secrets file (see docs/certificates.md)`);
+    out.push({ setting: "certbot_dns_credentials", message: `certbot_mode is dns but certbot_dns_credentials (a secret) is empty`, fix: `put the dns-${v.certbot_dns_plugin} plugin's credentials in the secrets file (see docs/certificates.md)` });
   }
   if (v.certbot_mode === "dns" && v.certbot_dns_plugin === "route53" && !v.certbot_dns_credentials.trim()) {
-    out.push("certbot_dns_plugin route53 needs AWS credentials in certbot_dns_credentials (a secret; AWS credentials file format)");
+    out.push({ setting: "certbot_dns_credentials", message: "certbot_dns_plugin route53 needs AWS credentials in certbot_dns_credentials (a secret)", fix: "put them in the secrets file, AWS credentials file format" });
   }
-  if (v.certbot_mode === "files" && (!v.certbot_files_fullchain || !v.certbot_files_privkey)) {
-    out.push("certbot_mode is files but certbot_files_fullchain or certbot_files_privkey is empty");
+  if (v.certbot_mode === "files") {
+    for (const k of ["certbot_files_fullchain", "certbot_files_privkey"] as const) {
+      if (!v[k]) out.push({ setting: k, message: `certbot_mode is files but ${k} is empty`, fix: `set ${k} to the absolute path of the file your other tool writes` });
+    }
   }
-  if (v.certbot_mode === "webroot" && v.certbot_webroot_path === "/") out.push("certbot_webroot_path must not be /");
   return out;
 }
 
@@ -171,6 +173,7 @@ export const certbot = defineRole<CertbotVars>({
     ref(fileStat, v.certbot_webroot_path),
     ...(v.certbot_mode === "dns" ? [ref(aptPolicy, [dnsPackage(v.certbot_dns_plugin)])] : []),
   ],
+  validate: (v) => settingsProblems(v),
   steps(ctx) {
     const v = ctx.vars;
     const mode = v.certbot_mode;
@@ -178,8 +181,6 @@ export const certbot = defineRole<CertbotVars>({
     const name = fqdnOf(v);
     const l = lineage(name);
     const tv = templateVars(v);
-    const problems = settingsProblems(v);
-    if (problems.length) return problems.map((m) => failStep("Refuse certificate settings that cannot work", m));
     const certbotMode = isCertbotMode(mode);
     const unitPath = posix.join(UNIT_DIR, FILES_PATH_UNIT);
     const unitService = posix.join(UNIT_DIR, FILES_SERVICE_UNIT);

@@ -1,6 +1,7 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
-const domainName = { type: "string" as const, pattern: "^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", "x-expected": "a DNS name such as example.org" };
+const domainName = { type: "string" as const, pattern: "^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$", "x-expected": "a DNS name such as example.org" };
 
 /**
  * Settings of the `dns` role: what playbooks/dns.ts prints and playbooks/verify.ts
@@ -8,11 +9,13 @@ const domainName = { type: "string" as const, pattern: "^(?=.{1,253}$)([a-z0-9_]
  */
 export const dnsDefaults = defineDefaults("dns", {
   dns_public_ipv4: {
+    format: formats.ip(),
     default: "",
     why: "The host's public IPv4 when the VM only sees a private one (Oracle Cloud, NAT); empty = the global IPv4 addresses the host has.",
     schema: { type: "string", pattern: "^$|^(\\d{1,3}\\.){3}\\d{1,3}$", "x-expected": "an IPv4 address, or empty" },
   },
   dns_public_ipv6: {
+    format: formats.ip(),
     default: "",
     why: "The host's public IPv6 when it differs from what the host sees; empty = the global IPv6 addresses the host has (none is fine: IPv4 only).",
     schema: { type: "string", pattern: "^$|^[0-9A-Fa-f:]+$", "x-expected": "an IPv6 address, or empty" },
@@ -33,6 +36,7 @@ export const dnsDefaults = defineDefaults("dns", {
     schema: { type: "string", enum: ["none", "quarantine", "reject"] },
   },
   dns_dmarc_rua: {
+    format: formats.dmarcUri(),
     default: "",
     why: "Where aggregate DMARC reports go (rua=mailto:); empty = postmaster@<mail domain>, which exists on every mailstead host (RFC 2142).",
     schema: { type: "string", pattern: "^$|^[^@\\s]+@[^@\\s]+$", "x-expected": "a mail address, or empty" },
@@ -58,11 +62,13 @@ export const dnsDefaults = defineDefaults("dns", {
     schema: { type: "boolean" },
   },
   dns_dnsbl_zones: {
+    format: formats.domain(),
     default: ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"],
     why: "DNS block lists verify.ts looks the host's addresses up in: a listed address has its mail refused by most receivers.",
     schema: { type: "array", uniqueItems: true, items: domainName },
   },
   dns_outbound_probe_domain: {
+    format: formats.domain(),
     default: "gmail.com",
     why: "verify.ts connects from the host to port 25 of this domain's MX to see whether outbound port 25 is open (Oracle blocks it: then turn relay_enabled on).",
     schema: domainName,

@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 const duration = { type: "string", pattern: "^[0-9]+[smhdw]$", "x-expected": "a duration such as 10m, 1h, 1d, 1w" };
 
@@ -45,6 +46,7 @@ export const fail2banDefaults = defineDefaults("fail2ban", {
     schema: { type: "integer", minimum: 1, maximum: 100 },
   },
   fail2ban_ignore_addresses: {
+    format: formats.cidr({ allowWide: "fail2ban_allow_wide" }),
     default: [],
     why: "Addresses never banned, besides loopback and firewall_admin_addresses (e.g. a monitoring host).",
     schema: { type: "array", items: { type: "string", pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$" }, uniqueItems: true },
@@ -53,5 +55,10 @@ export const fail2banDefaults = defineDefaults("fail2ban", {
     default: "1w",
     why: "Ban history older than the longest ban is useless; a smaller database costs less memory and disk (fail2ban.conf(5)).",
     schema: duration,
+  },
+  fail2ban_allow_wide: {
+    default: false,
+    why: "A prefix shorter than /8 (IPv4) or /32 (IPv6) in fail2ban_ignore_addresses would switch banning off for much of the internet; refused unless this says it is meant.",
+    schema: { type: "boolean" },
   },
 });

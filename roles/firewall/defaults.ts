@@ -1,6 +1,26 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats, type Format } from "../../lib/formats.js";
 
 const port = { type: "integer", minimum: 1, maximum: 65535 };
+
+/**
+ * A trusted interface: a plain name (lo, docker0, wg0), or a wildcard only
+ * for the container bridges Docker, libvirt and LXC create (br-*, veth*,
+ * docker*, virbr*, lxcbr*): a wider wildcard such as "e*" or "*" would also
+ * match the uplink (eth0, ens3, enp0s3) and open every port to the internet.
+ */
+const BRIDGE_WILDCARDS = ["br-*", "veth*", "docker*", "virbr*", "lxcbr*"];
+const trustedInterface: Format = {
+  name: "trusted interface",
+  expected: `an interface name such as docker0, or one of ${BRIDGE_WILDCARDS.join(", ")}`,
+  check(value, ctx) {
+    if (typeof value === "string" && BRIDGE_WILDCARDS.includes(value)) return undefined;
+    if (typeof value === "string" && value.includes("*")) {
+      return { message: `${JSON.stringify(value)} is a wildcard that can match the uplink (eth0, ens3, enp0s3) and would open every port to the internet`, fix: `name the interface exactly, or use one of the bridge wildcards ${BRIDGE_WILDCARDS.join(", ")}` };
+    }
+    return formats.interfaceName().check(value, ctx);
+  },
+};
 
 /** Settings of the `firewall` role (nftables, plus Oracle's iptables rules files). */
 export const firewallDefaults = defineDefaults("firewall", {
@@ -15,11 +35,13 @@ export const firewallDefaults = defineDefaults("firewall", {
     schema: { type: "array", items: port, uniqueItems: true },
   },
   firewall_trusted_interfaces: {
+    format: trustedInterface,
     default: ["lo", "docker0", "br-*"],
     why: "Traffic from Docker's bridges to host services (a reverse proxy container talking to the host) must not be dropped.",
     schema: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9_.*-]{1,16}$" }, uniqueItems: true },
   },
   firewall_admin_addresses: {
+    format: formats.cidr({ allowWide: "firewall_allow_wide" }),
     default: [],
     why: "The admin's own addresses or networks (CIDR): never rate-limited on SSH and never banned by fail2ban, so the admin cannot be locked out.",
     schema: {
@@ -27,6 +49,11 @@ export const firewallDefaults = defineDefaults("firewall", {
       items: { type: "string", pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$", "x-expected": "an IPv4/IPv6 address or CIDR network" },
       uniqueItems: true,
     },
+  },
+  firewall_allow_wide: {
+    default: false,
+    why: "A prefix shorter than /8 (IPv4) or /32 (IPv6) in firewall_admin_addresses exempts much of the internet from SSH rate limits and fail2ban; refused unless this says it is meant.",
+    schema: { type: "boolean" },
   },
   firewall_ssh_rate: {
     default: "10/minute",

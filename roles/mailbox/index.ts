@@ -7,7 +7,7 @@
 import { directory, group, user } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { mailboxDefaults } from "./defaults.js";
-import { buildModel, mailDomain, type MailboxVars } from "./model.js";
+import { buildModel, mailDomain, MailboxInputError, type MailboxVars } from "./model.js";
 import { posix } from "node:path";
 
 const ROOT_MODE = "2750";
@@ -17,9 +17,21 @@ export const mailbox = defineRole<MailboxVars>({
   description: "The vmail user and the Maildir root of the mail domain",
   settings: mailboxDefaults,
   state: (v) => [{ path: v.mailbox_root, what: "every mailbox (Maildir) and each user's Sieve scripts" }],
+  validate(v, ctx) {
+    const out = [];
+    try {
+      buildModel(v);
+    } catch (e) {
+      if (!(e instanceof MailboxInputError)) throw e;
+      out.push({ setting: e.setting, ...(e.at !== undefined ? { at: e.at } : {}), message: e.message, fix: e.fix });
+    }
+    if (v.mailbox_vmail_user === ctx.loginUser) {
+      out.push({ setting: "mailbox_vmail_user", message: `is the account mailstead logs in as ("${ctx.loginUser}")`, fix: "keep the default vmail: the mail owner must be an account of its own" });
+    }
+    return out;
+  },
   steps(ctx) {
     const v = ctx.vars;
-    buildModel(v); // refuse an inconsistent user/alias list before anything changes
     const vm = v.mailbox_vmail_user;
     return [
       { title: `Create group ${vm}`, action: group({ name: vm, gid: v.mailbox_vmail_uid, system: true }) },

@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 const selector = { type: "string" as const, pattern: "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", "x-expected": "a DNS label such as mail or 2026" };
 
@@ -30,6 +31,7 @@ export const opendkimDefaults = defineDefaults("opendkim", {
     schema: selector,
   },
   opendkim_nameservers: {
+    format: formats.ip(),
     default: [],
     why: "Resolvers OpenDKIM asks for DKIM keys; empty = the host's /etc/resolv.conf (OpenDKIM's built-in libunbound would otherwise resolve on its own, unlike Postfix and OpenDMARC).",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[0-9A-Fa-f:.]+$" } },

@@ -108,22 +108,22 @@ export const opendkim = defineRole<OpendkimVars>({
   settings: opendkimDefaults,
   state: (v) => (v.opendkim_enabled ? [{ path: OPENDKIM_KEYS, what: "the DKIM private keys (published in DNS: a new key means a new DNS record)", secret: true }] : []),
   facts: (v) => (v.opendkim_enabled ? [resolvConf] : []),
+  validate(v) {
+    // Measured in the lab: Debian 12's and 13's OpenDKIM (2.11.0~beta2) signs every key with its one
+    // SignatureAlgorithm (rsa-sha256); with an Ed25519 key in the KeyTable every submission got
+    // "451 4.7.0 resource unavailable" (EVP_PKEY_get1_RSA / d2i_PrivateKey_bio failed). Refuse
+    // before anything changes rather than stop outgoing mail.
+    if (!v.opendkim_enabled || !v.opendkim_ed25519) return [];
+    return [{
+      setting: "opendkim_ed25519",
+      message: "Debian's OpenDKIM 2.11.0~beta2 signs every key with one algorithm (rsa-sha256): an Ed25519 key would make every signature fail (451)",
+      fix: "set opendkim_ed25519: false; the RSA 2048 signature is what receivers check",
+    }];
+  },
   steps(ctx) {
     const v = ctx.vars;
     const on = v.opendkim_enabled;
     if (!on) return [{ title: "Stop OpenDKIM (opendkim_enabled is false)", action: command({ run: "systemctl disable --now opendkim", onlyIf: "systemctl is-enabled -q opendkim" }) }];
-    if (v.opendkim_ed25519) {
-      // Measured in the lab: Debian 12's and 13's OpenDKIM (2.11.0~beta2) signs every key with its one
-      // SignatureAlgorithm (rsa-sha256); with an Ed25519 key in the KeyTable every submission got
-      // "451 4.7.0 resource unavailable" (EVP_PKEY_get1_RSA / d2i_PrivateKey_bio failed). Refuse
-      // before anything changes rather than stop outgoing mail.
-      return [
-        failStep(
-          "Refuse the Ed25519 signature (not supported by this OpenDKIM)",
-          "opendkim_ed25519 is true, but Debian's OpenDKIM 2.11.0~beta2 signs every key with one algorithm (rsa-sha256): an Ed25519 key would make every signature fail (451). Set opendkim_ed25519: false; the RSA 2048 signature is what receivers check.",
-        ),
-      ];
-    }
     const tv = opendkimTemplateVars(v, ctx.fact(resolvConf));
     const domainDir = posix.join(OPENDKIM_KEYS, tv.mail_domain);
     return [

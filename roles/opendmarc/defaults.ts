@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 /** Settings of the `opendmarc` role: SPF and DMARC checks (with the DKIM verdict from OpenDKIM) on mail received on port 25. */
 export const opendmarcDefaults = defineDefaults("opendmarc", {
@@ -18,8 +19,14 @@ export const opendmarcDefaults = defineDefaults("opendmarc", {
     schema: { type: "boolean" },
   },
   opendmarc_ignore_hosts: {
+    format: formats.cidr({ allowWide: "opendmarc_allow_wide" }),
     default: [],
     why: "Client addresses or networks never checked, besides loopback (authenticated clients are never checked either), e.g. a backup MX that forwards to this host.",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$" } },
+  },
+  opendmarc_allow_wide: {
+    default: false,
+    why: "A prefix shorter than /8 (IPv4) or /32 (IPv6) in opendmarc_ignore_hosts would skip DMARC checks for much of the internet; refused unless this says it is meant.",
+    schema: { type: "boolean" },
   },
 });

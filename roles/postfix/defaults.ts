@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 const cidr = { type: "string" as const, pattern: "^(\\d{1,3}(\\.\\d{1,3}){3}(/\\d{1,2})?|\\[?[0-9a-fA-F:]+\\]?(/\\d{1,3})?)$", "x-expected": "an IPv4 or IPv6 address or CIDR, e.g. 192.0.2.0/24" };
 
@@ -30,6 +31,7 @@ export const postfixDefaults = defineDefaults("postfix", {
     schema: { type: "integer", minimum: 0, maximum: 100000 },
   },
   postfix_rate_limit_exceptions: {
+    format: formats.cidr({ allowWide: "postfix_allow_wide" }),
     default: [],
     why: "Client addresses (besides loopback) exempt from the limits above (smtpd_client_event_limit_exceptions), e.g. a monitoring host; empty by default.",
     schema: { type: "array", uniqueItems: true, items: cidr },
@@ -50,6 +52,7 @@ export const postfixDefaults = defineDefaults("postfix", {
     schema: { type: "integer", minimum: 1, maximum: 100 },
   },
   postfix_postscreen_allowlist: {
+    format: formats.cidr({ allowWide: "postfix_allow_wide" }),
     default: [],
     why: "Client addresses that skip postscreen's tests (e.g. your backup MX); empty by default.",
     schema: { type: "array", uniqueItems: true, items: cidr },
@@ -68,5 +71,10 @@ export const postfixDefaults = defineDefaults("postfix", {
     default: {},
     why: "Escape hatch: extra main.cf parameters (validated with postconf before use: an unknown name or bad value is refused).",
     schema: { type: "object", propertyNames: { pattern: "^[a-z0-9_]+$" }, additionalProperties: { type: ["string", "integer", "boolean"] } },
+  },
+  postfix_allow_wide: {
+    default: false,
+    why: "A prefix shorter than /8 (IPv4) or /32 (IPv6) in postfix_postscreen_allowlist or postfix_rate_limit_exceptions would exempt much of the internet from postscreen or rate limits; refused unless this says it is meant.",
+    schema: { type: "boolean" },
   },
 });

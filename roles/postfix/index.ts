@@ -84,10 +84,36 @@ export function postfixTemplateVars(v: PostfixVars, version: string) {
   };
 }
 
+/**
+ * main.cf parameters postfix_extra_main_cf may not set: each decides who may
+ * relay or authenticate, or how TLS is enforced (an extra `mynetworks` or
+ * `smtpd_relay_restrictions` is an open relay). They are mailstead's own.
+ */
+export const OWNED_MAIN_CF = [
+  "mynetworks", "mynetworks_style", "relay_domains", "permit_mx_backup_networks",
+  "smtpd_relay_restrictions", "smtpd_recipient_restrictions", "smtpd_client_restrictions", "smtpd_helo_restrictions",
+  "smtpd_sender_restrictions", "smtpd_data_restrictions", "smtpd_end_of_data_restrictions", "smtpd_etrn_restrictions",
+  "smtpd_sasl_auth_enable", "smtpd_sasl_type", "smtpd_sasl_path", "smtpd_tls_auth_only", "smtpd_tls_security_level",
+  "smtpd_sender_login_maps", "smtpd_authorized_xclient_hosts", "smtpd_authorized_xforward_hosts", "authorized_submit_users",
+  "relayhost", "smtp_tls_security_level", "smtp_sasl_password_maps", "smtp_tls_CAfile", "smtp_tls_policy_maps",
+  "virtual_alias_maps", "virtual_mailbox_maps", "virtual_mailbox_domains", "inet_interfaces", "smtpd_milters", "non_smtpd_milters",
+];
+
 export const postfix = defineRole<PostfixVars>({
   name: "postfix",
   description: "Postfix: MX with postscreen, submission 587/465, virtual domain to Dovecot LMTP, no relay",
   settings: postfixDefaults,
+  validate(v) {
+    const out = [];
+    for (const [k, val] of Object.entries(v.postfix_extra_main_cf ?? {})) {
+      if (OWNED_MAIN_CF.includes(k)) {
+        out.push({ setting: "postfix_extra_main_cf", at: k, message: `${k} is set by mailstead (it decides who may relay or how TLS and login are enforced)`, fix: "remove it; docs/ and roles/postfix/defaults.ts list the settings that change this behaviour" });
+      } else if (/[\x00-\x1f\x7f]/.test(String(val))) {
+        out.push({ setting: "postfix_extra_main_cf", at: k, message: "the value holds a line break or control character (it would add lines to main.cf)", fix: "write the value on one line" });
+      }
+    }
+    return out;
+  },
   ports: () => [
     { port: 25, proto: "tcp", why: "SMTP: mail from other servers (RFC 5321)" },
     { port: 465, proto: "tcp", why: "submission over implicit TLS (RFC 8314)" },

@@ -1,7 +1,6 @@
 /** Version helpers shared by the mail roles (pure; unit-tested). */
-import { quote } from "../../lib/shell.js";
 import type { Step } from "../../lib/role.js";
-import { command } from "../../lib/operations/index.js";
+import { refuse } from "../../lib/operations/index.js";
 
 /** Upstream part of a Debian version: "1:2.4.1+dfsg1-6+deb13u7" -> "2.4.1", "3.7.11-0+deb12u1" -> "3.7.11". */
 export function debianUpstream(deb: string): string {
@@ -33,7 +32,7 @@ export function hasSmugglingFix(version: string): boolean {
   return false;
 }
 
-/** A step that fails with a clear message before anything changes. */
+/** A step that fails with a clear message, also in check mode (Plan.error); nothing runs. */
 export function failStep(title: string, message: string): Step {
-  return { title, action: command({ run: `echo ${quote(`mailstead: ${message}`)} >&2; exit 1` }) };
+  return { title, action: refuse(`mailstead: ${message}`) };
 }

@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 export interface RelayVars {
   relay_enabled: boolean;
@@ -16,6 +17,7 @@ export const relayDefaults = defineDefaults("relay", {
     schema: { type: "boolean" },
   },
   relay_host: {
+    format: formats.hostname(),
     default: "",
     why: "The smarthost's name, e.g. smtp.example.net (your provider's submission server).",
     schema: { type: "string", pattern: "^$|^[a-zA-Z0-9.-]+$" },
@@ -26,11 +28,13 @@ export const relayDefaults = defineDefaults("relay", {
     schema: { type: "integer", enum: [587, 465, 25, 2525] },
   },
   relay_username: {
+    format: formats.noSyntax(": ", "Postfix sasl_passwd (user:password)"),
     default: "",
     why: "The SASL login at the smarthost.",
     schema: { type: "string", pattern: "^[^\\s:]*$" },
   },
   relay_password: {
+    format: formats.singleLine(),
     default: "",
     why: "The SASL password at the smarthost; secret: from the secrets file or MAILSTEAD_SECRET_RELAY_PASSWORD, never the inventory.",
     sensitive: true,

@@ -6,7 +6,6 @@
  */
 import { apt, command, directory, file } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
-import { failStep } from "../postfix/version.js";
 import { relayDefaults, type RelayVars } from "./defaults.js";
 
 export const SASL_PASSWD = "/etc/postfix/sasl_passwd";
@@ -15,11 +14,17 @@ export const relay = defineRole<RelayVars>({
   name: "relay",
   description: "Send outbound mail through a smarthost with mandatory TLS and SASL",
   settings: relayDefaults,
+  validate(v) {
+    if (!v.relay_enabled) return [];
+    const missing = (["relay_host", "relay_username", "relay_password"] as const).filter((k) => !v[k]);
+    return missing.map((k) => ({
+      setting: k,
+      message: `relay_enabled is true but ${k}${k === "relay_password" ? " (a secret)" : ""} is empty`,
+      fix: k === "relay_password" ? "put relay_password in the secrets file (or MAILSTEAD_SECRET_RELAY_PASSWORD), or set relay_enabled: false" : `set ${k}, or relay_enabled: false`,
+    }));
+  },
   steps(ctx) {
     const v = ctx.vars;
-    if (v.relay_enabled && (!v.relay_host || !v.relay_username || !v.relay_password)) {
-      return [failStep("Refuse an incomplete relay", "relay_enabled is true but relay_host, relay_username or relay_password (a secret) is empty")];
-    }
     const content = v.relay_enabled ? `# Managed by mailstead (relay role).\n[${v.relay_host}]:${v.relay_port} ${v.relay_username}:${v.relay_password}\n` : "# Managed by mailstead (relay role): relay_enabled is false.\n";
     return [
       // The relay role runs before the postfix role (so main.cf never names a missing file); the package fills this directory later.

@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 /**
  * Settings of the `tls` role: the certificate every mail service reads, at
@@ -6,6 +7,7 @@ import { defineDefaults } from "../../lib/defaults.js";
  */
 export const tlsDefaults = defineDefaults("tls", {
   tls_dir: {
+    format: formats.path(),
     default: "/etc/mailstead/tls",
     why: "Postfix and Dovecot read <tls_dir>/fullchain.pem and <tls_dir>/privkey.pem (symlinks); a certificate role only re-points them, the services need no edits.",
     schema: { type: "string", pattern: "^/[^\\s]+[^/]$" },

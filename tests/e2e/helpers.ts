@@ -33,7 +33,9 @@ export async function site(args: string[], env: NodeJS.ProcessEnv = {}): Promise
   try {
     report = JSON.parse(readFileSync(json, "utf8")) as JsonReport;
   } catch {
-    throw new Error(`site.ts wrote no report (exit ${code})\n${stdout}\n${stderr}`);
+    // Bad input (exit 2) is refused before any host is touched: there are no steps to report.
+    if (code === 2) report = { steps: [] } as unknown as JsonReport;
+    else throw new Error(`site.ts wrote no report (exit ${code})\n${stdout}\n${stderr}`);
   }
   return { code, stdout, stderr, report, seconds: (performance.now() - started) / 1000 };
 }

@@ -65,13 +65,14 @@ describe("mailbox model", () => {
     expect(s["@example.org"]).toEqual(["bob@example.test"]);
     expect(s["alice@example.test"]).toEqual(["alice@example.test", "bob@example.test"]);
     expect(postfixMaps(vars({ mailbox_send_as: { bob: ["@example.org"] } }))["/etc/postfix/sender_login"]).toMatch(/^@example\.org bob@example\.test$/m);
-    expect(() => buildModel(vars({ mailbox_send_as: { nobody: ["@example.org"] } }))).toThrow(/mailbox_send_as: "nobody"/);
+    expect(() => buildModel(vars({ mailbox_send_as: { nobody: ["@example.org"] } }))).toThrow(/"nobody" is not in mailbox_users/);
   });
 
   it("refuses inconsistent data before anything changes", () => {
     expect(() => buildModel(vars({ mailbox_aliases: { x: ["nobody"] } }))).toThrow(/neither a user nor an alias/);
-    expect(() => buildModel(vars({ mailbox_catchall: "nobody" }))).toThrow(/catchall/);
+    expect(() => buildModel(vars({ mailbox_catchall: "nobody" }))).toThrow(expect.objectContaining({ setting: "mailbox_catchall" }));
     expect(() => buildModel(vars({ mailbox_aliases: { alice: ["bob"] } }))).toThrow(/also a user/);
+    expect(() => buildModel(vars({ mailbox_aliases: { x: ["y"], y: ["x"] } }))).toThrow(/loop: x@example.test -> y@example.test -> x@example.test/);
   });
 
   it("renders postfix tables, with identity entries when a catch-all is set", () => {

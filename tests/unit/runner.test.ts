@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Host } from "../../lib/host.js";
-import { command, directory, file, keyValue } from "../../lib/operations/index.js";
+import { command, directory, file, keyValue, refuse } from "../../lib/operations/index.js";
 import type { Role } from "../../lib/role.js";
 import { run, type StepResult } from "../../lib/runner.js";
 import { LocalTransport } from "../../lib/transport/local.js";
@@ -237,5 +237,24 @@ describe("runner", () => {
     };
     await run([host()], [role], { check: false, diff: false });
     expect(readFileSync(log, "utf8")).toBe("handler\ntwo\n");
+  });
+
+  it("a refusal fails the host in check mode too, naming it, and nothing after it runs", async () => {
+    for (const check of [true, false]) {
+      const role: Role = {
+        name: "r",
+        description: "",
+        settings: {},
+        steps: () => [
+          { title: "refuse an unsupported Dovecot", action: refuse("mailstead: dovecot-core 2.5 is neither 2.3 nor 2.4") },
+          { title: "never planned", action: command({ run: "true" }) },
+        ],
+      };
+      const out = await run([host()], [role], { check, diff: false });
+      expect(statuses(out.results)).toEqual(["step:refuse an unsupported Dovecot=failed"]);
+      expect(out.results[0]!.error?.message).toContain("dovecot-core 2.5 is neither 2.3 nor 2.4");
+      expect(out.results[0]!.commands).toEqual([]);
+      expect(out.summaries[0]!.failed).toBe(1);
+    }
   });
 });
