@@ -1,4 +1,5 @@
 import { defineDefaults } from "../../lib/defaults.js";
+import { formats } from "../../lib/formats.js";
 
 /** Settings of the demo `motd` role: the smallest complete example of a role. */
 export const motdDefaults = defineDefaults("motd", {
@@ -13,6 +14,7 @@ export const motdDefaults = defineDefaults("motd", {
     schema: { type: "string", minLength: 1, maxLength: 2000 },
   },
   motd_contact: {
+    format: formats.singleLine(),
     default: "",
     why: "Who to ask before changing the host; empty leaves the line out.",
     schema: { type: "string", maxLength: 200 },

@@ -79,7 +79,6 @@ export function postfixTemplateVars(v: PostfixVars, version: string) {
     tls_curve_list: v.tls_curves.join(" "),
     relay_implicit_tls: v.relay_port === 465,
     milters: postfixMilters(v),
-    fqdn_regexp: `${v.base_hostname}.${v.base_domain}`.replace(/\./g, "\\."),
     postfix_extra: Object.entries(v.postfix_extra_main_cf).map(([k, x]) => `${k} = ${typeof x === "boolean" ? (x ? "yes" : "no") : x}`).join("\n"),
   };
 }

@@ -136,11 +136,25 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(res.dmarc && res.dmarc.status.result, JSON.stringify(res.dmarc)).toBe("pass");
   });
 
-  it("forged From: example.test from outsider to mx2: p=quarantine files it into Junk (forged Authentication-Results ignored); p=reject refuses it at SMTP time", async () => {
+  it("forged From: example.test from outsider to mx2: p=quarantine files it into Junk (every forged Authentication-Results and ARC header removed, two copies each of six forms); p=reject refuses it at SMTP time", async () => {
     const dave = acct("mx2", "dave");
     const subject = `forged ${token()}`;
-    // The attacker also brings its own "pass" verdict in mx2's name: it must be removed, not trusted.
-    const forgedAr = `--add-header 'Authentication-Results: mx2.example.net; dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test; dmarc=pass header.from=example.test'`;
+    // The attacker also brings its own "pass" verdicts, in every form OpenDMARC's parser reads as
+    // mx2's own (authserv-id with a comment or a version, a leading comment, none at all) and in
+    // another host's name, plus an ARC set; two copies of each (OpenDKIM's own removal can skip a
+    // second copy). None may survive: every Authentication-Results in the delivered message is mx2's.
+    const verdict = "dkim=pass header.d=example.test; spf=pass smtp.mailfrom=example.test; dmarc=pass header.from=example.test forged-marker";
+    const forged = [
+      `Authentication-Results: mx2.example.net; ${verdict}`,
+      `Authentication-Results: mx2.example.net (c); ${verdict}`,
+      `Authentication-Results: mx2.example.net 1; ${verdict}`,
+      `Authentication-Results: (c) mx2.example.net; ${verdict}`,
+      `Authentication-Results: mx2.example.net`,
+      `Authentication-Results: relay.example.org; ${verdict}`,
+      `ARC-Authentication-Results: i=1; mx2.example.net; ${verdict}`,
+      `ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.test; s=mail; b=forged-marker`,
+    ].map((h) => h.replace(/^([^:]+): (.*)$/, (_, n: string, v: string) => `${n}: ${v}${v.includes("forged-marker") ? "" : " forged-marker"}`));
+    const forgedAr = forged.flatMap((h) => [h, h]).map((h) => `--add-header '${h}'`).join(" ");
     const q = await swaksToMx2(`--ehlo outsider.example.net --from alice@example.test --to dave@example.net --header 'From: alice@example.test' --header 'Subject: ${subject}' ${forgedAr}`);
     expect(q).toMatch(/<- +250 .*queued as/);
     const junk = await waitIn(dave, "Junk", subject, undefined, 60_000);
@@ -151,6 +165,10 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     console.log(ar.join("\n"));
     expect(ar.join("\n")).toMatch(/dmarc=fail \(p=quarantine/);
     expect(ar.join("\n")).not.toMatch(/dmarc=pass/);
+    const src = junk!.source.toString("utf8");
+    expect(src.split(/\r?\n\r?\n/)[0], "a forged header survived").not.toContain("forged-marker");
+    for (const h of ar) expect(h).toMatch(/^Authentication-Results:\s*mx2\.example\.net;/i);
+    expect(headers(src, "ARC-Seal")).toEqual([]);
     // The policy is the domain's: publish p=reject (afterAll restores dns.ts's records).
     await setRecord("_dmarc.example.test", "TXT", ['"v=DMARC1; p=reject; rua=mailto:postmaster@example.test"'], { state: lab });
     const subject2 = `forged-reject ${token()}`;

@@ -4,7 +4,7 @@
  * the file, the line and the field to fix. The control (00-valid-base.yml)
  * loads, so a case cannot pass because the base itself is broken.
  */
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -60,6 +60,54 @@ describe("hostile inventories", () => {
       expect([file, file.replace(/\.yml$/, ".secrets.yml")]).toContain(hit!.file);
       // a secret's value is never shown in its message
       expect(formatProblem(hit!)).not.toContain("[evil.example]:25");
+    });
+  }
+});
+
+/**
+ * Settings whose value is several lines by design; each lands in a file of its
+ * own kind (or is checked by the service's own parser before use).
+ */
+const MULTILINE: Record<string, string> = {
+  dovecot_extra_conf: "an escape hatch of whole Dovecot config lines, checked with doveconf on a copy before it replaces the config",
+  motd_message: "text shown at login, in /etc/motd only",
+  certbot_dns_credentials: "the DNS plugin's own credentials file (INI), written as a whole, mode 600",
+  certbot_ca_bundle: "PEM certificates, written as a whole to a CA file",
+};
+
+describe("no string setting can add a line to a config file", () => {
+  const settings = allSettings();
+  const base = readFileSync(join(DIR, "00-valid-base.yml"), "utf8");
+  const stringish = Object.entries(settings).filter(([, s]) => {
+    const sc = s.schema as { type?: unknown; enum?: unknown; items?: { type?: unknown; enum?: unknown } };
+    return (sc.type === "string" && !sc.enum) || (sc.type === "array" && sc.items?.type === "string" && !sc.items.enum);
+  });
+  it("covers the string settings (a guard against an empty list)", () => {
+    expect(stringish.length).toBeGreaterThan(40);
+  });
+  for (const [name, s] of stringish) {
+    if (MULTILINE[name]) continue;
+    it(`${name}: a value with a line break is refused at load`, () => {
+      const tmp = mkdtempSync(join(tmpdir(), "mailstead-newline-"));
+      const hostile = "x\ninjected = 1";
+      const value = (s.schema as { type: string }).type === "array" ? [hostile] : hostile;
+      const file = join(tmp, "hosts.yml");
+      if (s.sensitive) {
+        writeFileSync(file, base);
+        writeFileSync(join(tmp, "hosts.secrets.yml"), `vars:\n  ${name}: ${JSON.stringify(value)}\n`, { mode: 0o600 });
+      } else {
+        const without = base.split("\n").filter((l) => !l.startsWith(`      ${name}:`)).join("\n");
+        writeFileSync(file, `${without}      ${name}: ${JSON.stringify(value)}\n`);
+      }
+      let err: unknown;
+      try {
+        loadInventory(file, { settings, roles: siteRoles, env: { HOME: tmp } });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `${name} accepted a line break`).toBeInstanceOf(InventoryError);
+      const problems = (err as InventoryError).problems;
+      expect(problems.some((p) => p.path.includes(name)), problems.map(formatProblem).join("\n")).toBe(true);
     });
   }
 });
