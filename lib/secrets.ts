@@ -12,7 +12,7 @@
  * `host.vars.<name>`; the inventory loader fills sensitive ones from here.
  * Every value loaded goes into a {@link Redactor} so reporters can mask it.
  */
-import { statSync } from "node:fs";
+import { statSync, lstatSync } from "node:fs";
 import { quote } from "./shell.js";
 import type { Settings } from "./defaults.js";
 import type { InventoryProblem } from "./errors.js";
@@ -171,14 +171,19 @@ function validateSecretsFile(src: YamlSource, o: SecretsOptions): InventoryProbl
 /** Refuse secrets files that others can read: `mode & 0o077` must be 0. */
 function checkMode(file: string, readPath: string): InventoryProblem[] {
   if (process.platform === "win32") return [];
-  const mode = statSync(readPath).mode & 0o777;
-  if ((mode & 0o077) === 0) return [];
-  return [{
-    file,
-    path: "",
-    message: `secrets file is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")})`,
-    fix: `run \`chmod 600 ${quote(file)}\``,
-  }];
+  // statSync follows a symlink: mode and owner are the target's, which is what is read.
+  const st = statSync(readPath);
+  const mode = st.mode & 0o777;
+  const problems: InventoryProblem[] = [];
+  if ((mode & 0o077) !== 0) {
+    problems.push({ file, path: "", message: `secrets file is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")})`, fix: `run \`chmod 600 ${quote(file)}\`` });
+  }
+  // Owned by someone else (another user could rewrite what this run trusts and runs as root with).
+  const me = process.getuid?.();
+  if (me !== undefined && st.uid !== me && st.uid !== 0) {
+    problems.push({ file, path: "", message: `secrets file${lstatSync(readPath).isSymbolicLink() ? " (through its symlink)" : ""} is owned by uid ${st.uid}, not by you (uid ${me}) or root`, fix: `run \`chown $(id -u) ${quote(file)}\` after checking its content, or point secrets_file at your own copy` });
+  }
+  return problems;
 }
 
 /** Env values are strings; parse them as JSON when the setting is not a string (e.g. a number). */

@@ -67,24 +67,29 @@ export function parseResolvConf(text: string): string[] {
 const resolvConf = ref(commandOutput, "cat /etc/resolv.conf 2>/dev/null || true");
 
 /**
- * Generate a private key under umask 077, owned by opendkim, renamed into place only when complete.
+ * Generate a private key in a root-only temporary directory (mktemp -d, umask 077), then
+ * `install -m 600 -o opendkim` it beside its final name and rename it into place. The keys
+ * directory belongs to opendkim, so nothing in it is followed: install unlinks an existing
+ * `.tmp` (a planted symlink included) and creates the file anew, and rename(2) replaces a
+ * link at the final name instead of writing through it. No chown or chmod ever runs on a
+ * path in that directory.
  * RSA: PEM, as OpenDKIM reads it. Ed25519: OpenDKIM wants the raw 32-byte seed in base64
  * (the tail of the PKCS#8 DER); the PEM is kept beside it for reading the public half.
  */
 function genKey(k: DkimKey): string {
   const q = (p: string) => quote(p);
-  const own = (p: string) => `chown opendkim:opendkim ${q(p)} && chmod 0600 ${q(p)}`;
+  const put = (tmpName: string, dest: string) =>
+    `install -m 600 -o opendkim -g opendkim "$t"/${tmpName} ${q(`${dest}.tmp`)} && mv -f -T ${q(`${dest}.tmp`)} ${q(dest)}`;
+  const start = `umask 077 && t=$(mktemp -d) && trap 'rm -rf "$t"' EXIT`;
   if (k.algorithm === "rsa") {
-    return [`umask 077`, `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out ${q(`${k.path}.tmp`)} 2>&1`, own(`${k.path}.tmp`), `mv -f ${q(`${k.path}.tmp`)} ${q(k.path)}`].join(" && ");
+    return [start, `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$t"/key 2>&1`, put("key", k.path)].join(" && ");
   }
   return [
-    `umask 077`,
-    `openssl genpkey -algorithm ed25519 -out ${q(`${k.pem}.tmp`)} 2>&1`,
-    `openssl pkey -in ${q(`${k.pem}.tmp`)} -outform DER | tail -c 32 | base64 -w0 > ${q(`${k.path}.tmp`)}`,
-    own(`${k.pem}.tmp`),
-    own(`${k.path}.tmp`),
-    `mv -f ${q(`${k.pem}.tmp`)} ${q(k.pem)}`,
-    `mv -f ${q(`${k.path}.tmp`)} ${q(k.path)}`,
+    start,
+    `openssl genpkey -algorithm ed25519 -out "$t"/pem 2>&1`,
+    `openssl pkey -in "$t"/pem -outform DER | tail -c 32 | base64 -w0 > "$t"/key`,
+    put("pem", k.pem),
+    put("key", k.path),
   ].join(" && ");
 }
 

@@ -12,6 +12,7 @@ import { apt, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole, type Step } from "../../lib/role.js";
 import { buildModel, postfixTable, type MailboxVars } from "../mailbox/model.js";
 import type { RelayVars } from "../relay/defaults.js";
+import { relayCaFile, relayCertificateCheck } from "../relay/index.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { postfixDefaults } from "./defaults.js";
 import { debianUpstream, failStep, hasSmugglingFix } from "./version.js";
@@ -78,6 +79,7 @@ export function postfixTemplateVars(v: PostfixVars, version: string) {
     tls_cipher_string: v.tls_ciphers_tls12.join(":"),
     tls_curve_list: v.tls_curves.join(" "),
     relay_implicit_tls: v.relay_port === 465,
+    relay_ca_file: relayCaFile(v),
     milters: postfixMilters(v),
     postfix_extra: Object.entries(v.postfix_extra_main_cf).map(([k, x]) => `${k} = ${typeof x === "boolean" ? (x ? "yes" : "no") : x}`).join("\n"),
   };
@@ -182,7 +184,8 @@ export const postfix = defineRole<PostfixVars>({
     if (v.relay_enabled) {
       checks.push(
         { name: "outbound mail goes through the relay", ok: kv.relayhost === `[${v.relay_host}]:${v.relay_port}`, detail: `relayhost=${kv.relayhost}` },
-        { name: "relay requires TLS and SASL", ok: kv.smtp_tls === "encrypt" && kv.smtp_sasl === "yes", detail: `smtp_tls_security_level=${kv.smtp_tls} smtp_sasl_auth_enable=${kv.smtp_sasl}` },
+        { name: "relay requires TLS and SASL", ok: kv.smtp_tls === "secure" && kv.smtp_sasl === "yes", detail: `smtp_tls_security_level=${kv.smtp_tls} smtp_sasl_auth_enable=${kv.smtp_sasl}` },
+        await relayCertificateCheck(v, ctx.run),
       );
     } else {
       checks.push({ name: "no relayhost (direct delivery)", ok: !kv.relayhost, detail: `relayhost=${kv.relayhost}` });

@@ -7,6 +7,7 @@ export interface RelayVars {
   relay_port: number;
   relay_username: string;
   relay_password: string;
+  relay_tls_ca: string;
 }
 
 /** Settings of the `relay` role: outbound mail through a smarthost (Oracle blocks port 25 out). */
@@ -39,5 +40,10 @@ export const relayDefaults = defineDefaults("relay", {
     why: "The SASL password at the smarthost; secret: from the secrets file or MAILSTEAD_SECRET_RELAY_PASSWORD, never the inventory.",
     sensitive: true,
     schema: { type: "string", maxLength: 512 },
+  },
+  relay_tls_ca: {
+    default: "",
+    why: "The relay's certificate is verified (smtp_tls_security_level = secure), else a man in the middle gets the relay password; empty trusts the system CA store, which is right for a provider's public submission server. Set PEM certificates here for a private relay (your own second VM).",
+    schema: { type: "string", maxLength: 65536, pattern: "^$|^-----BEGIN CERTIFICATE-----", "x-expected": "PEM certificates (-----BEGIN CERTIFICATE-----...), or \"\" for the system CA store" },
   },
 });

@@ -6,9 +6,33 @@
  */
 import { apt, command, directory, file } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
+import { quote } from "../../lib/shell.js";
 import { relayDefaults, type RelayVars } from "./defaults.js";
 
 export const SASL_PASSWD = "/etc/postfix/sasl_passwd";
+/** The CA file Postfix verifies the relay's certificate with (relay_tls_ca, or Debian's system store). */
+export const RELAY_CA = "/etc/postfix/relay-ca.pem";
+export const SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt";
+export const relayCaFile = (v: { relay_tls_ca: string }) => (v.relay_tls_ca ? RELAY_CA : SYSTEM_CA);
+
+/**
+ * The relay's certificate, checked as Postfix checks it (same CA file, level
+ * secure, the name relay_host): run by the postfix role's verify, once
+ * main.cf names the relay. A failure says what to set.
+ */
+export async function relayCertificateCheck(v: RelayVars, run: (c: string) => Promise<{ stdout: string }>): Promise<{ name: string; ok: boolean; detail: string }> {
+  const ca = relayCaFile(v);
+  const tls = await run(`timeout 30 posttls-finger -c -l secure -F ${ca} ${v.relay_port === 465 ? "-w " : ""}${quote(`[${v.relay_host}]:${v.relay_port}`)} nexthop 2>&1 | head -n 40`);
+  const verified = /Verified TLS connection established/.test(tls.stdout);
+  const said = tls.stdout.split("\n").filter((l) => /certificate|verif|TLS|error|refused|timed out/i.test(l)).slice(0, 4).join(" | ");
+  return {
+    name: "the relay's certificate verifies (name and chain)",
+    ok: verified,
+    detail: verified
+      ? `${v.relay_host}:${v.relay_port}: verified with ${ca}`
+      : `${v.relay_host}:${v.relay_port} did not present a certificate that verifies with ${ca} for the name ${v.relay_host}: mail is deferred until it does (a man in the middle would get the relay password otherwise). If the relay is yours with a private CA, put its CA in relay_tls_ca. posttls-finger said: ${said}`,
+  };
+}
 
 export const relay = defineRole<RelayVars>({
   name: "relay",
@@ -32,6 +56,12 @@ export const relay = defineRole<RelayVars>({
       // Cyrus SASL client mechanisms (PLAIN, LOGIN) for Postfix's smtp client.
       { title: "Install SASL client mechanisms", action: apt.packages({ present: ["libsasl2-modules"] }), when: v.relay_enabled },
       {
+        title: `Write ${RELAY_CA} (the CAs the relay's certificate must chain to)`,
+        action: file({ path: RELAY_CA, content: v.relay_tls_ca.endsWith("\n") ? v.relay_tls_ca : `${v.relay_tls_ca}\n`, mode: "0644" }),
+        when: v.relay_enabled && v.relay_tls_ca !== "",
+        notify: "reload postfix",
+      },
+      {
         title: `Write ${SASL_PASSWD}`,
         action: file({ path: SASL_PASSWD, content, owner: "root", group: "root", mode: "0600", sensitive: true }),
         sensitive: true,
@@ -46,6 +76,8 @@ export const relay = defineRole<RelayVars>({
     if (!ctx.vars.relay_enabled) return [];
     const r = await ctx.run(`stat -c '%a %U' ${SASL_PASSWD}`);
     const got = r.stdout.trim() || r.stderr.trim();
-    return [{ name: "relay password file is 0600 root", ok: got === "600 root", detail: got }];
+    return [
+      { name: "relay password file is 0600 root", ok: got === "600 root", detail: got },
+    ];
   },
 });

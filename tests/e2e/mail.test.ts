@@ -243,14 +243,59 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
     });
   }
 
-  it("relays outbound mail through a smarthost (mx2:587) with mandatory TLS and SASL; the password stays secret", async () => {
-    // The relay login's password (random per run) is the secret mx1 needs.
+  it("a relay whose certificate does not verify gets nothing: verify names the fix, the message stays queued", async () => {
+    // mx2's certificate is self-signed: with the system CA store (relay_tls_ca empty) it must not verify.
     const password = users.mx2!.find((u) => u.name === "relay")!.password;
-    const relayLogin = "relay@example.net";
     const relayInv = writeMailInventory(lab, users, {
       hashes,
       extra: {
-        mx1: { relay_enabled: true, relay_host: "mx2.example.net", relay_port: 587, relay_username: relayLogin },
+        mx1: { relay_enabled: true, relay_host: "mx2.example.net", relay_port: 587, relay_username: "relay@example.net" },
+        mx2: { mailbox_send_as: { relay: ["@example.test"] } },
+      },
+      secrets: { mx1: { relay_password: password } },
+    });
+    let failure: unknown;
+    try {
+      const r = await site(["-i", relayInv.path, "--limit", "mail"]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const failed = stepsWith(r, "failed");
+      expect(failed, r.stdout).toEqual([expect.stringMatching(/^mx1 postfix: verify: the relay's certificate verifies .* did not present a certificate that verifies with \/etc\/ssl\/certs\/ca-certificates\.crt .*relay_tls_ca/)]);
+      expect(JSON.stringify(r.report).includes(password)).toBe(false);
+      const subject = `unverified relay ${token()}`;
+      await submit(acct("mx1", "alice"), 587, { from: "alice@example.test", to: "dave@example.net", subject, text: "must not leave" });
+      let log = "";
+      for (let i = 0; i < 20 && !/status=deferred/.test(log); i++) {
+        await flush(mx1);
+        await new Promise((res) => setTimeout(res, 1000));
+        log = (await sshRun(mx1, "sudo journalctl -t postfix/smtp --since '-2 min' --no-pager | grep -F 'mx2.example.net' | tail -5", { nothrow: true })).stdout;
+      }
+      console.log(`unverified relay, mx1's log:\n${log}`);
+      expect(log).toMatch(/certificate verification failed|Server certificate not trusted|untrusted issuer/i);
+      expect(log).toMatch(/status=deferred/);
+      expect(log).not.toMatch(/status=sent/);
+      // no AUTH was ever sent to mx2 from mx1 (the password stayed on mx1)
+      const auth = await sshRun(mx2, "sudo journalctl -t postfix/submission/smtpd --since '-3 min' --no-pager | grep -F 'client=mx1.example.test' | grep -c sasl_username || true", { nothrow: true });
+      expect(auth.stdout.trim()).toBe("0");
+      await sshRun(mx1, `sudo sh -c "postqueue -j | grep -F '${subject}' >/dev/null || true; postsuper -d ALL deferred"`, { nothrow: true });
+    } catch (e) {
+      failure = e;
+    }
+    const back = await site(["-i", inv.path, "--limit", "mail"]);
+    if (failure) throw failure;
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+  });
+
+  it("relays outbound mail through a smarthost (mx2:587) with mandatory, verified TLS and SASL; the password stays secret", async () => {
+    // The relay login's password (random per run) is the secret mx1 needs.
+    const password = users.mx2!.find((u) => u.name === "relay")!.password;
+    const relayLogin = "relay@example.net";
+    // mx2's own (self-signed) certificate is the CA mx1 verifies it with: a private relay.
+    const mx2Cert = (await sshRun(mx2, "sudo cat /etc/mailstead/tls/fullchain.pem")).stdout;
+    expect(mx2Cert).toContain("-----BEGIN CERTIFICATE-----");
+    const relayInv = writeMailInventory(lab, users, {
+      hashes,
+      extra: {
+        mx1: { relay_enabled: true, relay_host: "mx2.example.net", relay_port: 587, relay_username: relayLogin, relay_tls_ca: mx2Cert },
         // Only for this test: mx2's relay login may send as any example.test address.
         mx2: { mailbox_send_as: { relay: ["@example.test"] } },
       },
@@ -268,7 +313,7 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
       expect(stepsWith(r, "failed"), r.stdout + r.stderr).toEqual([]);
       expect(r.code).toBe(0);
       const verified = r.report.steps.filter((x) => x.host === "mx1" && x.kind === "verify" && x.status === "ok").map((x) => x.title);
-      expect(verified).toEqual(expect.arrayContaining(["verify: relay password file is 0600 root", "verify: outbound mail goes through the relay", "verify: relay requires TLS and SASL"]));
+      expect(verified).toEqual(expect.arrayContaining(["verify: relay password file is 0600 root", "verify: the relay's certificate verifies (name and chain)", "verify: outbound mail goes through the relay", "verify: relay requires TLS and SASL"]));
       const file = await sshRun(mx1, `sudo stat -c '%a %U %G' /etc/postfix/sasl_passwd; sudo grep -cF -- ${JSON.stringify(password)} /etc/postfix/sasl_passwd`);
       expect(file.stdout.trim().split("\n")).toEqual(["600 root root", "1"]);
 
@@ -286,7 +331,7 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
       expect(received.some((l) => /by mx2\.example\.net \(Postfix\) with ESMTPS? /.test(l))).toBe(false);
       // ... and it was mx1 that connected, on 587, with TLS and SASL (mx1's and mx2's logs).
       const log1 = await sshRun(mx1, "sudo journalctl -t postfix/smtp --since '-5 min' --no-pager | grep -F 'mx2.example.net[198.51.100.20]:587' | tail -2", { nothrow: true });
-      expect(log1.stdout).toMatch(/TLS connection established to mx2\.example\.net\[198\.51\.100\.20\]:587: TLSv1\.[23]/);
+      expect(log1.stdout).toMatch(/Verified TLS connection established to mx2\.example\.net\[198\.51\.100\.20\]:587: TLSv1\.[23]/);
       expect(log1.stdout).toMatch(/relay=mx2\.example\.net\[198\.51\.100\.20\]:587, .*status=sent/);
       const log2 = await sshRun(mx2, "sudo journalctl -t postfix/submission/smtpd --since '-5 min' --no-pager | grep -F 'client=mx1.example.test[198.51.100.10]' | tail -1", { nothrow: true });
       expect(log2.stdout).toMatch(/sasl_method=(PLAIN|LOGIN), sasl_username=relay@example\.net/);

@@ -53,6 +53,9 @@ describe("opendkim role", () => {
     const fresh = gen.action.plan({ get: () => null, has: () => true } as never);
     expect(fresh.commands[0]!.run).toContain("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048");
     expect(fresh.commands[0]!.run).toContain("umask 077");
+    // generated in a root-only temp dir, installed (never chown/chmod through the opendkim-owned dir)
+    expect(fresh.commands[0]!.run).toMatch(/t=\$\(mktemp -d\).*-out "\$t"\/key .*install -m 600 -o opendkim -g opendkim "\$t"\/key '?\/etc\/opendkim\/keys\/example\.org\/mail\.private\.tmp'? && mv -f -T /);
+    expect(fresh.commands[0]!.run).not.toMatch(/chown|chmod/);
     expect(opendkim.state!(vars())).toEqual([expect.objectContaining({ path: "/etc/opendkim/keys", secret: true })]);
   });
   it("the key file is per domain and selector; ed25519 adds a second key, off by default", () => {

@@ -163,10 +163,15 @@ describe("mail templates", () => {
     expect(plain).not.toContain("relayhost");
     expect(plain).toContain("smtpd_forbid_bare_newline = normalize");
     expect(plain).toContain("message_size_limit = 10485760");
-    const rv = { ...v, relay_enabled: true, relay_host: "smtp.example.org", relay_port: 465, relay_username: "u", relay_password: "p" };
+    const rv = { ...v, relay_enabled: true, relay_host: "smtp.example.org", relay_port: 465, relay_username: "u", relay_password: "p", relay_tls_ca: "" };
     const relayed = render("postfix", "main.cf", { ...rv, ...postfixTemplateVars(rv, "3.7.11") });
     expect(relayed).toContain("relayhost = [smtp.example.org]:465");
-    expect(relayed).toContain("smtp_tls_security_level = encrypt");
+    // the relay's certificate is verified (chain and name), against the system store by default
+    expect(relayed).toMatch(/^smtp_tls_security_level = secure$/m);
+    expect(relayed).toMatch(/^smtp_tls_secure_cert_match = nexthop$/m);
+    expect(relayed).toMatch(/^smtp_tls_CAfile = \/etc\/ssl\/certs\/ca-certificates\.crt$/m);
+    const own = { ...rv, relay_tls_ca: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n" };
+    expect(render("postfix", "main.cf", { ...own, ...postfixTemplateVars(own, "3.7.11") })).toMatch(/^smtp_tls_CAfile = \/etc\/postfix\/relay-ca\.pem$/m);
     expect(relayed).toContain("smtp_tls_wrappermode = yes");
     expect(relayed).not.toContain("relay_password");
   });

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -133,6 +133,16 @@ describe("secret sources", () => {
     chmodSync(join(dir, "inventory.secrets.yml"), 0o640);
     expect(() => loadInventory(file, { settings, env: {} })).toThrow(InventoryError);
     expect(() => loadInventory(file, { settings, env: {} })).toThrow(`(mode 0640) — run \`chmod 600 ${join(dir, "inventory.secrets.yml")}\``);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("refuses a secrets file, or a symlink's target, owned by another user (mode 600 or not)", () => {
+    const { dir, file } = setup("vars:\n  relay_password: long-enough\n");
+    const real = join(dir, "elsewhere.yml");
+    renameSync(join(dir, "inventory.secrets.yml"), real);
+    symlinkSync(real, join(dir, "inventory.secrets.yml"));
+    expect(vars(loadInventory(file, { settings, env: { SSH_AUTH_SOCK: "/a" } }), "mx1").relay_password).toBe("long-enough");
+    chownSync(real, 65534, 65534);
+    expect(() => loadInventory(file, { settings, env: {} })).toThrow(/secrets file \(through its symlink\) is owned by uid 65534, not by you \(uid 0\) or root/);
   });
 
   it("never echoes a secret value in errors", () => {
