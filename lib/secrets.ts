@@ -37,6 +37,16 @@ export class Redactor {
     if (s.length < Redactor.MIN_LENGTH) return;
     // Also the forms a secret takes once embedded in a shell command or JSON text.
     for (const form of [s, s.replace(/'/g, `'\\''`), JSON.stringify(s).slice(1, -1)]) this.values.add(form);
+    // A multi-line secret (a DNS plugin's credentials file) can be shown one line at a time
+    // (a diff, a command's stderr tail): each line is a secret of its own, and so is each
+    // value after "key =" (the line may come back re-indented or re-spaced).
+    if (/[\r\n]/.test(s)) {
+      for (const line of s.split(/\r?\n/)) {
+        this.add(line.trim());
+        const value = /^[^=:]+[=:]\s*(.+)$/.exec(line.trim())?.[1];
+        if (value) this.add(value.trim());
+      }
+    }
   }
 
   /** `text` with every occurrence of every secret replaced by `***` (longest secrets first). */

@@ -2,7 +2,8 @@
  * Files: whole-file content (file/template), directories, symlinks, and
  * key/value edits of files a role does not own. A content change is uploaded
  * to a temp file beside the target, validated, then renamed over it
- * atomically; the previous version is kept under the backup directory.
+ * atomically; the previous version is kept under the backup directory (not
+ * for sensitive files: an old secret is not kept).
  */
 import { createHash } from "node:crypto";
 import { dirname, basename, posix } from "node:path";
@@ -82,9 +83,14 @@ export function planFile(args: FileArgs, stat: FileStat | null, before?: string 
     // own (a trailing `# comment` in it cannot eat the parenthesis).
     lines.push(`(\n${v}\n) >&2 || { rc=$?; echo "validation failed (exit $rc): "${quote(args.validate)} >&2; exit 1; }`);
   }
-  if (stat && args.backup !== false) {
-    const backup = posix.join(args.backupDir ?? DEFAULT_BACKUP_DIR, path);
+  const backup = posix.join(args.backupDir ?? DEFAULT_BACKUP_DIR, path);
+  if (stat && args.backup !== false && !sensitive) {
     lines.push(`${and(cmd("mkdir", "-p", dirname(backup)), cmd("cp", "-p", path, backup))} || exit 1`);
+  } else if (sensitive && args.backup !== false) {
+    // A sensitive file (a password file, a key) is never kept: its old version would be an
+    // old secret lying in /var/backups for good; the secrets file is where it comes from.
+    // A copy an earlier version of mailstead kept is removed.
+    lines.push(cmd("rm", "-f", backup));
   }
   lines.push(cmd("mv", "-f", tmp, path));
   return {

@@ -44,6 +44,13 @@ describe("Redactor", () => {
     expect(r.size).toBe(3);
   });
 
+  it("masks each line of a multi-line secret on its own, and each value after key =", () => {
+    const r = new Redactor();
+    r.add("dns_rfc2136_server = 192.0.2.53\ndns_rfc2136_secret = c2VjcmV0LXRzaWcta2V5\n");
+    expect(r.redact("stderr: line 2: dns_rfc2136_secret = c2VjcmV0LXRzaWcta2V5")).toBe("stderr: line 2: ***");
+    expect(r.redact("+ dns_rfc2136_secret   =   c2VjcmV0LXRzaWcta2V5")).toBe("+ dns_rfc2136_secret   =   ***");
+  });
+
   it("ignores values shorter than 4 characters and non-scalars", () => {
     const r = new Redactor();
     r.add("abc");
