@@ -21,8 +21,9 @@ for pair in mx1:debian12 mx2:debian13; do
   pf="_SYSTEMD_UNIT=postfix@-.service + _SYSTEMD_UNIT=postfix.service"
   pick "$h" "_SYSTEMD_UNIT=dovecot.service" "(auth failed|tried to use).*rip=$ATTACKER," 4 > "$d/dovecot.fail.log"
   pick "$h" "_SYSTEMD_UNIT=dovecot.service" "-login: Login: user=|Logged out|Disconnected: Connection closed \(no auth attempts" 4 > "$d/dovecot.pass.log"
-  pick "$h" "_SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session" "(Invalid user|Connection closed by (authenticating|invalid) user).* $ATTACKER port" 4 > "$d/sshd.fail.log"
-  pick "$h" "_SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session" "Accepted publickey for|session opened for user|Received disconnect from 198.51.100.1 " 4 > "$d/sshd.pass.log"
+  # Debian 13's sshd also drops a penalised source's connections ("drop connection ... penalty")
+  pick "$h" "SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session" "(Invalid user|Connection closed by (authenticating|invalid) user).* $ATTACKER port|drop connection .*\\[$ATTACKER\\].*penalty: failed authentication" 6 > "$d/sshd.fail.log"
+  pick "$h" "SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session" "Accepted publickey for|session opened for user|Received disconnect from 198.51.100.1 " 4 > "$d/sshd.pass.log"
   pick "$h" "$pf" "\[$ATTACKER\]: SASL [A-Z]+ authentication failed" 4 > "$d/postfix-sasl.fail.log"
   pick "$h" "$pf" "sasl_method=PLAIN, sasl_username=|Anonymous TLS connection established from|disconnect from .*auth=1" 4 > "$d/postfix-sasl.pass.log"
   pick "$h" "$pf" "reject: RCPT from [^[]*\[$ATTACKER\]: 55[04] 5\.(1\.1|7\.1) " 4 > "$d/postfix.fail.log"
