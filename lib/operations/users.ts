@@ -48,7 +48,16 @@ export interface UserArgs {
   createHome?: boolean;
   comment?: string;
   present?: boolean;
+  /**
+   * Refuse (Plan.error, also in check mode) to take over an existing account
+   * that someone can log in as (a real shell) or that is uid 0: a service
+   * owner made from a person's account would hand that person the service's
+   * files, or the service theirs.
+   */
+  refuseLoginAccount?: boolean;
 }
+
+const NO_LOGIN_SHELLS = new Set(["/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", ""]);
 
 export function user(args: UserArgs): Action {
   const u = ref(userFact, args.name);
@@ -73,6 +82,13 @@ export function user(args: UserArgs): Action {
         a.push("--shell", args.shell ?? "/usr/sbin/nologin");
         if (args.comment) a.push("--comment", args.comment);
         return { commands: [{ run: cmd(...a, args.name) }], reasons: ["user is missing"] };
+      }
+      if (args.refuseLoginAccount && (have.uid === 0 || !NO_LOGIN_SHELLS.has(have.shell))) {
+        return {
+          commands: [],
+          reasons: ["a login account of that name exists"],
+          error: `account ${args.name} already exists on the host as a login account (uid ${have.uid}, shell ${have.shell || "none"}): it will not be made the owner of the service; choose another name for the service account`,
+        };
       }
       const mod: string[] = [];
       const reasons: string[] = [];

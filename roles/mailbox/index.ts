@@ -37,7 +37,7 @@ export const mailbox = defineRole<MailboxVars>({
       { title: `Create group ${vm}`, action: group({ name: vm, gid: v.mailbox_vmail_uid, system: true }) },
       {
         title: `Create user ${vm}`,
-        action: user({ name: vm, uid: v.mailbox_vmail_uid, group: vm, system: true, home: v.mailbox_root, shell: "/usr/sbin/nologin", comment: "mailstead virtual mail" }),
+        action: user({ name: vm, uid: v.mailbox_vmail_uid, group: vm, system: true, home: v.mailbox_root, shell: "/usr/sbin/nologin", comment: "mailstead virtual mail", refuseLoginAccount: true }),
       },
       // 0750: only vmail (and root) can read mail; Dovecot switches to vmail for every mailbox access.
       // The setgid bit is Debian's, inherited from /var/mail (2775 root:mail), and GNU chmod keeps it
