@@ -190,6 +190,9 @@ const prefixInRange: Rule = (s) => {
 };
 
 /** Rule: not wider than /8 (IPv4) or /32 (IPv6) unless switched on — "0.0.0.0/0" in an allow list opens the host to everyone. */
+/** Unique local (RFC 4193) and link-local (RFC 4291) IPv6 blocks. */
+const LOCAL_V6: ReadonlySet<string> = new Set(["fc00::/7", "fd00::/8", "fe80::/10"]);
+
 function notWide(allowWide: string | undefined): Rule {
   return (s, ctx) => {
     const p = cidrPrefix(s);
@@ -197,6 +200,8 @@ function notWide(allowWide: string | undefined): Rule {
     const family = isIP(cidrAddress(s)) as 4 | 6;
     const min = WIDE_BELOW[family];
     if (Number(p) >= min) return undefined;
+    // IPv6's private blocks are wider than /32 by definition; they are the counterpart of 10.0.0.0/8.
+    if (family === 6 && LOCAL_V6.has(`${cidrAddress(s).toLowerCase()}/${p}`)) return undefined;
     if (allowWide !== undefined && ctx.vars[allowWide] === true) return undefined;
     const what = p === "0" ? `covers every IPv${family} address` : `is wider than /${min}`;
     const fix = allowWide === undefined
@@ -359,6 +364,32 @@ export const SYSTEM_DIRS: readonly string[] = Object.freeze([
 ]);
 
 const SYSTEM_DIR_SET: ReadonlySet<string> = new Set(SYSTEM_DIRS);
+
+/**
+ * Trees nothing of mailstead's may live inside when mailstead creates, owns
+ * or chowns the path (`path({ owned: true })`): the mail root under
+ * /root/.ssh or a home directory would hand it to vmail (and sshd's
+ * StrictModes would then refuse the key), under /var/spool/postfix or
+ * /var/lib/dpkg it breaks Postfix or dpkg, under /etc it changes who owns
+ * system configuration. /etc/mailstead is ours.
+ */
+export const PROTECTED_TREES: readonly string[] = Object.freeze([
+  "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr",
+  "/var/spool", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/systemd", "/var/log", "/var/cache", "/var/tmp", "/var/backups",
+]);
+/** Inside a protected tree but ours, or a dedicated account's own home (/home/vmail). */
+const OWNED_EXCEPTIONS: readonly string[] = Object.freeze(["/etc/mailstead", "/home/vmail"]);
+
+const insideTree = (s: string, tree: string) => s === tree || s.startsWith(`${tree}/`);
+
+/** Rule (owned paths): not inside a protected tree. */
+const pathNotProtected: Rule = (s) => {
+  if (OWNED_EXCEPTIONS.some((e) => insideTree(s, e))) return undefined;
+  const tree = PROTECTED_TREES.find((t) => insideTree(s, t));
+  return tree
+    ? { message: `is inside ${tree}, which mailstead must not create, own or chown anything in`, fix: "use a directory of its own, such as /var/mail/vhosts, /srv/mail or /var/lib/mailstead/..." }
+    : undefined;
+};
 
 /** Parent directory → a system directory below it, for every parent of one. Built once. */
 const SYSTEM_PARENTS: ReadonlyMap<string, string> = (() => {
@@ -601,9 +632,10 @@ export const formats = {
   },
 
   /** A normalised absolute path; unless `allowSystem`, not a system directory nor a parent of one. */
-  path(opts: { allowSystem?: boolean } = {}): Format {
+  path(opts: { allowSystem?: boolean; owned?: boolean } = {}): Format {
     const rules = [notEmpty("a path"), pathAbsolute, pathChars, maxLength(PATH_MAX, "a path"), pathNoDoubleSlash, pathNoTrailingSlash, pathNoDotSegments, pathSegmentLength];
     if (!opts.allowSystem) rules.push(pathNotSystem);
+    if (opts.owned) rules.push(pathNotProtected);
     return stringFormat("path", "an absolute path such as /var/mail/vhosts", rules);
   },
 

@@ -291,13 +291,13 @@ function locator(src: YamlSource, data: Record<string, unknown>, groups: Record<
     const show = (path: PathSegment[]) => path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
     const yamlAt = (path: PathSegment[]) => ({ file: src.file, line: src.lineOf([...path, ...sub]) ?? src.lineOf(path), path: show([...path, ...sub]) });
     const fromSecrets = secrets.origin?.(host, setting);
-    if (fromSecrets) return { file: fromSecrets.file === "environment" ? "environment" : secretsShown, ...(fromSecrets.line ? { line: fromSecrets.line } : {}), path: fromSecrets.path };
+    if (fromSecrets) return { file: fromSecrets.file === "environment" ? "environment" : secretsShown, ...(fromSecrets.line ? { line: fromSecrets.line } : {}), path: fromSecrets.path + sub.map((x) => (typeof x === "number" ? `[${x}]` : `.${x}`)).join("") };
     const h = asRecord(asRecord(data.hosts)[host]);
     if (has(h.vars)) return yamlAt(["hosts", host, "vars", setting]);
     const gs = Object.keys(groups).filter((g) => groups[g]!.includes(host)).reverse();
     for (const g of gs) if (has(asRecord(asRecord(asRecord(data.groups)[g]).vars))) return yamlAt(["groups", g, "vars", setting]);
     if (has(data.vars)) return yamlAt(["vars", setting]);
-    return { file: src.file, ...(src.lineOf(["vars"]) ? { line: src.lineOf(["vars"])! } : {}), path: `vars.${setting} (default)` };
+    return { file: src.file, ...(src.lineOf(["vars"]) ? { line: src.lineOf(["vars"])! } : {}), path: `vars.${setting} (default, for host ${host})` };
   };
 }
 
@@ -318,7 +318,7 @@ function checkValues(settings: Settings, hosts: HostSpec[], roles: Pick<Role, "n
       const format = settings[name]?.format;
       if (!format || value === "" || value === undefined || value === null) continue;
       for (const p of checkValue(format, value, ctx)) {
-        add(h.name, { setting: name, ...(p.index !== undefined ? { at: p.index } : {}), message: settings[name]!.sensitive ? p.message.replace(/^".*?"(…)?/, "the value") : p.message, fix: p.fix });
+        add(h.name, { setting: name, ...(p.index !== undefined ? { at: p.index } : {}), message: settings[name]!.sensitive ? `the secret value is not ${format.expected} (not shown)` : p.message, fix: p.fix });
       }
     }
     for (const r of roles) {

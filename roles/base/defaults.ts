@@ -63,7 +63,7 @@ export const baseDefaults = defineDefaults("base", {
     schema: { type: "integer", minimum: 64, maximum: 65536 },
   },
   base_swap_file: {
-    format: formats.path(),
+    format: formats.path({ owned: true }),
     default: "/swapfile",
     why: "Conventional location; on the root filesystem so it needs no extra volume.",
     schema: { type: "string", pattern: "^/[^\\s]+$" },

@@ -65,7 +65,7 @@ export const certbotDefaults = defineDefaults("certbot", {
     schema: { type: "string", pattern: "^$|^-----BEGIN CERTIFICATE-----[\\s\\S]*-----END CERTIFICATE-----\\s*$", "x-expected": "PEM certificates (-----BEGIN CERTIFICATE----- ...) or empty" },
   },
   certbot_webroot_path: {
-    format: formats.path(),
+    format: formats.path({ owned: true }),
     default: "/var/lib/mailstead/acme-webroot",
     why: "webroot mode: the directory the web server on port 80 serves /.well-known/acme-challenge/ from (for Nginx Proxy Manager: the host side of its /data/letsencrypt-acme-challenge).",
     schema: { type: "string", pattern: "^/[^\\s]*[^/]$" },

@@ -36,7 +36,7 @@ export const dnsDefaults = defineDefaults("dns", {
     schema: { type: "string", enum: ["none", "quarantine", "reject"] },
   },
   dns_dmarc_rua: {
-    format: formats.dmarcUri(),
+    format: formats.address(),
     default: "",
     why: "Where aggregate DMARC reports go (rua=mailto:); empty = postmaster@<mail domain>, which exists on every mailstead host (RFC 2142).",
     schema: { type: "string", pattern: "^$|^[^@\\s]+@[^@\\s]+$", "x-expected": "a mail address, or empty" },

@@ -91,7 +91,7 @@ export const mailboxDefaults = defineDefaults("mailbox", {
     schema: { type: "integer", minimum: 1, maximum: 99 },
   },
   mailbox_root: {
-    format: formats.path(),
+    format: formats.path({ owned: true }),
     default: "/var/mail/vhosts",
     why: "The single root of all mail: <root>/<domain>/<user>/Maildir (mail) and .../sieve (filters). Backups and restores rely on this one path.",
     schema: { type: "string", pattern: "^/[^\\s]+[^/]$" },

@@ -7,7 +7,7 @@ import { formats } from "../../lib/formats.js";
  */
 export const tlsDefaults = defineDefaults("tls", {
   tls_dir: {
-    format: formats.path(),
+    format: formats.path({ owned: true }),
     default: "/etc/mailstead/tls",
     why: "Postfix and Dovecot read <tls_dir>/fullchain.pem and <tls_dir>/privkey.pem (symlinks); a certificate role only re-points them, the services need no edits.",
     schema: { type: "string", pattern: "^/[^\\s]+[^/]$" },

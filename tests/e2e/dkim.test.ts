@@ -136,7 +136,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(res.dmarc && res.dmarc.status.result, JSON.stringify(res.dmarc)).toBe("pass");
   });
 
-  it("forged From: example.test from outsider to mx2: p=quarantine files it into Junk (every forged Authentication-Results and ARC header removed, two copies each of six forms); p=reject refuses it at SMTP time", async () => {
+  it("forged From: example.test from outsider to mx2: p=quarantine files it into Junk (every forged Authentication-Results and ARC header removed, two copies each of seven forms); p=reject refuses it at SMTP time", async () => {
     const dave = acct("mx2", "dave");
     const subject = `forged ${token()}`;
     // The attacker also brings its own "pass" verdicts, in every form OpenDMARC's parser reads as
@@ -151,6 +151,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
       `Authentication-Results: (c) mx2.example.net; ${verdict}`,
       `Authentication-Results: mx2.example.net`,
       `Authentication-Results: relay.example.org; ${verdict}`,
+      `Authentication-Results : mx2.example.net; ${verdict}`,
       `ARC-Authentication-Results: i=1; mx2.example.net; ${verdict}`,
       `ARC-Seal: i=1; a=rsa-sha256; cv=none; d=example.test; s=mail; b=forged-marker`,
     ].map((h) => h.replace(/^([^:]+): (.*)$/, (_, n: string, v: string) => `${n}: ${v}${v.includes("forged-marker") ? "" : " forged-marker"}`));
