@@ -148,6 +148,15 @@ const noPrefix: Rule = (s) =>
 const isIpAddress: Rule = (s) =>
   isIP(s) === 0 ? { message: "not an IPv4 or IPv6 address", fix: "write an address such as 198.51.100.7 or 2001:db8::7 (no leading zeros, no spaces)" } : undefined;
 
+/** Rule: the address family a setting needs (an IPv6 address in an IPv4 setting, or the reverse). */
+function ipFamily(family: 4 | 6): Rule {
+  const other = family === 4 ? "IPv6" : "IPv4";
+  return (s) =>
+    isIP(s) !== 0 && isIP(s) !== family
+      ? { message: `is not an IPv${family} address`, fix: `write the host's IPv${family} address here (an ${other} address belongs in its own setting)` }
+      : undefined;
+}
+
 /** Rule: at most one "/" — "a/b/c" is no CIDR. */
 const oneSlash: Rule = (s) =>
   s.indexOf("/") !== s.lastIndexOf("/") ? { message: "has more than one '/'", fix: "write address/prefix, e.g. 203.0.113.0/24" } : undefined;
@@ -594,8 +603,11 @@ function noSyntaxRules(chars: string, what: string): Rule[] {
 
 export const formats = {
   /** A single IPv4 or IPv6 address: where one host is meant, a prefix would be a mistake. */
-  ip(): Format {
-    return stringFormat("ip", "an IPv4 or IPv6 address such as 198.51.100.7 or 2001:db8::7", [notEmpty("an IP address"), noZoneId, noPrefix, isIpAddress]);
+  ip(opts: { family?: 4 | 6 } = {}): Format {
+    const rules = [notEmpty("an IP address"), noZoneId, noPrefix, isIpAddress];
+    if (opts.family) rules.push(ipFamily(opts.family));
+    const expected = opts.family === 4 ? "an IPv4 address such as 198.51.100.7" : opts.family === 6 ? "an IPv6 address such as 2001:db8::7" : "an IPv4 or IPv6 address such as 198.51.100.7 or 2001:db8::7";
+    return stringFormat("ip", expected, rules);
   },
 
   /** An address or address/prefix for allow lists; wide prefixes need `opts.allowWide` set to true in the host vars. */

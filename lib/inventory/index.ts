@@ -16,7 +16,7 @@ import { defaultValues, type Settings } from "../defaults.js";
 import { checkValue } from "../formats.js";
 import type { Role, RoleProblem } from "../role.js";
 import { InventoryError, type InventoryProblem } from "../errors.js";
-import { asRecord, loadSecrets, Redactor, secretEnvName } from "../secrets.js";
+import { asRecord, loadSecrets, Redactor, secretEnvName, type LoadedSecrets } from "../secrets.js";
 import { ADDRESS_PATTERN, buildInventorySchema, cachedSchema } from "./schema.js";
 import { suggestion } from "./suggest.js";
 import { validate } from "./validate.js";
@@ -284,14 +284,14 @@ type Locate = (host: string, setting: string, at?: number | string) => Omit<Inve
  * last of its groups that sets it, else the global vars, else the secrets
  * file or environment; a default is reported at `vars` (it is the fix's place).
  */
-function locator(src: YamlSource, data: Record<string, unknown>, groups: Record<string, string[]>, secretsShown: string, secrets: LoadedSecretsOrigin): Locate {
+function locator(src: YamlSource, data: Record<string, unknown>, groups: Record<string, string[]>, secretsShown: string, secrets: Pick<LoadedSecrets, "origin">): Locate {
   return (host, setting, at) => {
     const has = (o: unknown) => Object.prototype.hasOwnProperty.call(asRecord(o), setting);
     const sub = at === undefined ? [] : [at];
     const show = (path: PathSegment[]) => path.map((p, i) => (typeof p === "number" ? `[${p}]` : i ? `.${p}` : p)).join("");
     const yamlAt = (path: PathSegment[]) => ({ file: src.file, line: src.lineOf([...path, ...sub]) ?? src.lineOf(path), path: show([...path, ...sub]) });
-    const fromSecrets = secrets.origin?.(host, setting);
-    if (fromSecrets) return { file: fromSecrets.file === "environment" ? "environment" : secretsShown, ...(fromSecrets.line ? { line: fromSecrets.line } : {}), path: fromSecrets.path + sub.map((x) => (typeof x === "number" ? `[${x}]` : `.${x}`)).join("") };
+    const fromSecrets = secrets.origin(host, setting);
+    if (fromSecrets) return { file: fromSecrets.file === "environment" ? "environment" : secretsShown, ...(fromSecrets.line ? { line: fromSecrets.line } : {}), path: show([fromSecrets.path, ...sub]) };
     const h = asRecord(asRecord(data.hosts)[host]);
     if (has(h.vars)) return yamlAt(["hosts", host, "vars", setting]);
     const gs = Object.keys(groups).filter((g) => groups[g]!.includes(host)).reverse();
@@ -300,8 +300,6 @@ function locator(src: YamlSource, data: Record<string, unknown>, groups: Record<
     return { file: src.file, ...(src.lineOf(["vars"]) ? { line: src.lineOf(["vars"])! } : {}), path: `vars.${setting} (default, for host ${host})` };
   };
 }
-
-type LoadedSecretsOrigin = { origin?(host: string, setting: string): { file: string; line?: number; path: string } | undefined };
 
 /** Each setting's format over each host's value, then each role's cross-field rules; one problem per place. */
 function checkValues(settings: Settings, hosts: HostSpec[], roles: Pick<Role, "name" | "validate">[], where: Locate): InventoryProblem[] {

@@ -113,7 +113,6 @@ export function renewalWants(v: CertbotVars): string[] {
   return w;
 }
 
-/** Settings that cannot work, as one message per problem (pure; the role refuses before changing anything). */
 /** Settings that cannot work together (Role.validate: reported when the inventory loads). */
 export function settingsProblems(v: CertbotVars): RoleProblem[] {
   const out: RoleProblem[] = [];

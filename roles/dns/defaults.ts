@@ -9,13 +9,13 @@ const domainName = { type: "string" as const, pattern: "^(?=.{1,253}$)([a-z0-9_]
  */
 export const dnsDefaults = defineDefaults("dns", {
   dns_public_ipv4: {
-    format: formats.ip(),
+    format: formats.ip({ family: 4 }),
     default: "",
     why: "The host's public IPv4 when the VM only sees a private one (Oracle Cloud, NAT); empty = the global IPv4 addresses the host has.",
     schema: { type: "string", pattern: "^$|^(\\d{1,3}\\.){3}\\d{1,3}$", "x-expected": "an IPv4 address, or empty" },
   },
   dns_public_ipv6: {
-    format: formats.ip(),
+    format: formats.ip({ family: 6 }),
     default: "",
     why: "The host's public IPv6 when it differs from what the host sees; empty = the global IPv6 addresses the host has (none is fine: IPv4 only).",
     schema: { type: "string", pattern: "^$|^[0-9A-Fa-f:]+$", "x-expected": "an IPv6 address, or empty" },

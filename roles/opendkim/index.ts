@@ -15,7 +15,6 @@ import { apt, command, directory, file, systemd } from "../../lib/operations/ind
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { mailDomain, type MailboxVars } from "../mailbox/model.js";
-import { failStep } from "../postfix/version.js";
 import { opendkimDefaults } from "./defaults.js";
 
 export interface OpendkimVars extends Pick<MailboxVars, "base_domain" | "mailbox_domain"> {

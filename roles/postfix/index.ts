@@ -9,6 +9,7 @@
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
+import { formats } from "../../lib/formats.js";
 import { defineRole, type Step } from "../../lib/role.js";
 import { buildModel, postfixTable, type MailboxVars } from "../mailbox/model.js";
 import type { RelayVars } from "../relay/defaults.js";
@@ -100,6 +101,8 @@ export const OWNED_MAIN_CF = [
   "virtual_alias_maps", "virtual_mailbox_maps", "virtual_mailbox_domains", "inet_interfaces", "smtpd_milters", "non_smtpd_milters",
 ];
 
+const SINGLE_LINE = formats.singleLine();
+
 export const postfix = defineRole<PostfixVars>({
   name: "postfix",
   description: "Postfix: MX with postscreen, submission 587/465, virtual domain to Dovecot LMTP, no relay",
@@ -109,8 +112,9 @@ export const postfix = defineRole<PostfixVars>({
     for (const [k, val] of Object.entries(v.postfix_extra_main_cf ?? {})) {
       if (OWNED_MAIN_CF.includes(k)) {
         out.push({ setting: "postfix_extra_main_cf", at: k, message: `${k} is set by mailstead (it decides who may relay or how TLS and login are enforced)`, fix: "remove it; docs/ and roles/postfix/defaults.ts list the settings that change this behaviour" });
-      } else if (/[\x00-\x1f\x7f]/.test(String(val))) {
-        out.push({ setting: "postfix_extra_main_cf", at: k, message: "the value holds a line break or control character (it would add lines to main.cf)", fix: "write the value on one line" });
+      } else {
+        const bad = SINGLE_LINE.check(String(val), { vars: {} });
+        if (bad) out.push({ setting: "postfix_extra_main_cf", at: k, message: `${bad.message} (it would add lines to main.cf)`, fix: bad.fix });
       }
     }
     return out;

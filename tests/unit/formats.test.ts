@@ -369,6 +369,16 @@ describe("SYSTEM_DIRS and RESERVED_ACCOUNTS", () => {
   });
 });
 
+describe("ip with a family", () => {
+  it("takes only addresses of that family (the DNS settings' IPv4 and IPv6)", () => {
+    expect(formats.ip({ family: 4 }).check("198.51.100.7", ctx)).toBeUndefined();
+    expect(formats.ip({ family: 4 }).check("2001:db8::7", ctx)?.message).toContain("is not an IPv4 address");
+    expect(formats.ip({ family: 6 }).check("2001:db8::7", ctx)).toBeUndefined();
+    expect(formats.ip({ family: 6 }).check("198.51.100.7", ctx)?.message).toContain("is not an IPv6 address");
+    expect(formats.ip({ family: 6 }).check("300.1.1.1", ctx)?.message).toContain("not an IPv4 or IPv6 address");
+  });
+});
+
 describe("checkValue", () => {
   it("checks a single value", () => {
     expect(checkValue(formats.ip(), "198.51.100.1", ctx)).toEqual([]);
