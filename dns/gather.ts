@@ -3,7 +3,7 @@
  * same loader and schema as site.ts), pick the hosts, and read each host's
  * facts over SSH (one command per host).
  */
-import { transportFor } from "../lib/cli.js";
+import { transportFor } from "../lib/transport/index.js";
 import { loadInventory, selectHosts, type HostSpec } from "../lib/inventory/index.js";
 import type { Transport } from "../lib/transport/types.js";
 import { mailDomain } from "../roles/mailbox/model.js";

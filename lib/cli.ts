@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { closest } from "fastest-levenshtein";
 import { Host } from "./host.js";
 import { InputError, MailsteadError, UsageError } from "./errors.js";
-import { loadInventory, selectHosts, type HostSpec } from "./inventory/index.js";
+import { loadInventory, selectHosts } from "./inventory/index.js";
 import type { Settings } from "./defaults.js";
 import { colorEnabled, colors } from "./report/colors.js";
 import { jsonReport, writeJsonReport } from "./report/json.js";
@@ -18,9 +18,7 @@ import { plainReporter } from "./report/plain.js";
 import { recapLines, warningLines } from "./report/recap.js";
 import type { Role } from "./role.js";
 import { run, type RunnerEvents } from "./runner.js";
-import { LocalTransport } from "./transport/local.js";
-import { SshTransport } from "./transport/ssh.js";
-import type { Transport } from "./transport/types.js";
+import { transportFor } from "./transport/index.js";
 
 export interface SiteOptions {
   inventory: string;
@@ -113,24 +111,6 @@ export function selectRoles(roles: Role[], tags?: string[]): Role[] {
     }
   }
   return roles.filter((r) => tags.includes(r.name));
-}
-
-export function transportFor(h: HostSpec, acceptNewHostKeys: boolean): Transport {
-  if (h.connection === "local") return new LocalTransport(h.ssh.timeoutMs);
-  return new SshTransport({
-    host: h.address,
-    port: h.ssh.port,
-    user: h.ssh.user,
-    keyPath: h.ssh.key,
-    knownHostsPath: h.ssh.knownHosts,
-    acceptNewHostKeys,
-    timeoutMs: h.ssh.timeoutMs,
-    connectTimeoutMs: h.ssh.connectTimeoutMs,
-  });
-}
-
-export function allRoleSettings(roles: Role[]): Settings {
-  return Object.assign({}, ...roles.map((r) => r.settings)) as Settings;
 }
 
 /** Run a playbook: parse flags, load and validate the inventory, converge, print the recap. Returns the exit code. */

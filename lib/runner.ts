@@ -14,7 +14,7 @@ import { ref, type FactRef } from "./facts/types.js";
 import type { Host } from "./host.js";
 import type { Action, Plan } from "./operations/types.js";
 import { isFlush, type Handler, type Role, type RoleContext, type Step, type FlushStep } from "./role.js";
-import { render } from "./template.js";
+import { roleContext, roleFacts, roleSteps } from "./plan.js";
 
 /** "warning": a step or check that did not succeed but does not fail the host (Step.onError "warn", VerifyCheck.warn). */
 export type StepStatus = "ok" | "changed" | "failed" | "skipped" | "warning";
@@ -135,30 +135,19 @@ class HostRun {
   }
 
   private context(role: Role): RoleContext {
-    const vars = this.host.vars;
-    return {
+    return roleContext(role, {
       host: this.host.name,
-      vars,
+      vars: this.host.vars,
       os: this.os,
-      fact: (r) => this.host.get(r),
-      template: (name, extra) => render(role.name, name, { ...vars, host: this.host.name, os: this.os, ...extra }),
-      ports: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.ports?.(vars) ?? []),
+      facts: this.host,
+      ports: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.ports?.(this.host.vars) ?? []),
       ...(this.host.sshPort !== undefined ? { sshPort: this.host.sshPort } : {}),
-    };
+    });
   }
 
   private async runRole(role: Role): Promise<void> {
-    const roleFacts = role.facts?.(this.host.vars, this.os) ?? [];
-    await this.host.gather(roleFacts);
-    const ctx = this.context(role);
-    const steps = role.steps(ctx);
-    const handlers = role.handlers?.(ctx) ?? [];
-    for (const s of steps) {
-      if (isFlush(s)) continue;
-      for (const n of [s.notify ?? []].flat()) {
-        if (!handlers.some((h) => h.name === n)) throw new MailsteadError(`role ${role.name}: step "${s.title}" notifies unknown handler "${n}"`);
-      }
-    }
+    await this.host.gather(roleFacts(role, this.host.vars, this.os));
+    const { steps, handlers } = roleSteps(role, this.context(role));
     // Reporters get one title per result they will receive (a flush yields none of its own).
     this.opts.events?.roleStart?.(this.host.name, role.name, steps.filter((s) => !isFlush(s)).map((s) => s.title));
     const notified = new Set<string>();

@@ -2,18 +2,75 @@
  * Config templates: Handlebars in strict mode (a missing variable is an
  * error, not an empty string), no HTML escaping (these are config files).
  * Templates live in templates/<role>/<name>.hbs.
+ *
+ * One value, one line: every `{{value}}` must render without a line break
+ * (or NUL), whatever the inventory loader let through, so no value can add a
+ * line (a directive, a map entry) to a config file. A value that is several
+ * lines by design is written `{{{value}}}` in the template, and its setting
+ * says why that is safe.
  */
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import { TemplateError } from "./errors.js";
+import { quote } from "./shell.js";
 
 export const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "templates");
 
 const hb = Handlebars.create();
 hb.registerHelper("eq", (a: unknown, b: unknown) => a === b);
+// {{sh value}}: the value as one word for a POSIX shell (lib/shell.ts quote), for scripts.
+hb.registerHelper("sh", (value: unknown) => quote(typeof value === "number" ? value : String(value ?? "")));
 hb.registerHelper("join", (list: unknown, sep: unknown) => (Array.isArray(list) ? list.join(typeof sep === "string" ? sep : ", ") : ""));
+
+const LINE_BREAK = /[\n\r\0]/;
+
+/** The guard every `{{...}}` is wrapped in (see oneValueOneLine). */
+hb.registerHelper("__oneLine", (value: unknown, shown: unknown) => {
+  const text = Array.isArray(value) ? value.join(",") : typeof value === "string" ? value : "";
+  if (LINE_BREAK.test(text)) {
+    // Never the value itself: it may be a secret.
+    throw new TemplateError(`{{${String(shown)}}} holds a line break: one value may not add a line to a config file (a value that is several lines by design is written {{{${String(shown)}}}})`);
+  }
+  return value;
+});
+
+/** `{{x}}` → `{{__oneLine x "x"}}`, `{{h a b}}` → `{{__oneLine (h a b) "h a b"}}`; `{{{x}}}` stays raw. */
+function oneValueOneLine(program: hbs.AST.Program, source: string): void {
+  const text = (loc: hbs.AST.SourceLocation) => {
+    const lines = source.split("\n");
+    if (loc.start.line !== loc.end.line) return "value";
+    return lines[loc.start.line - 1]!.slice(loc.start.column, loc.end.column).replace(/^\{\{~?|~?\}\}$/g, "").trim();
+  };
+  const walk = (p: hbs.AST.Program | undefined): void => {
+    if (!p) return;
+    p.body = p.body.map((n) => {
+      if (n.type === "BlockStatement") {
+        walk((n as hbs.AST.BlockStatement).program);
+        walk((n as hbs.AST.BlockStatement).inverse);
+        return n;
+      }
+      if (n.type !== "MustacheStatement") return n;
+      const m = n as hbs.AST.MustacheStatement;
+      if (!m.escaped) return n;
+      const inner: hbs.AST.Expression =
+        m.params.length || m.hash?.pairs?.length
+          ? ({ type: "SubExpression", path: m.path, params: m.params, hash: m.hash, loc: m.loc } as unknown as hbs.AST.SubExpression)
+          : m.path;
+      const shown = text(m.loc);
+      const guard: hbs.AST.MustacheStatement = {
+        ...m,
+        path: { type: "PathExpression", data: false, depth: 0, parts: ["__oneLine"], original: "__oneLine", loc: m.loc } as hbs.AST.PathExpression,
+        params: [inner, { type: "StringLiteral", value: shown, original: shown, loc: m.loc } as hbs.AST.StringLiteral],
+        hash: undefined as unknown as hbs.AST.Hash,
+        escaped: false,
+      };
+      return guard;
+    });
+  };
+  walk(program);
+}
 
 const cache = new Map<string, { fn: HandlebarsTemplateDelegate; ast: hbs.AST.Program }>();
 
@@ -83,7 +140,9 @@ export function renderString(source: string, vars: object, name = "<inline>"): s
   let entry = cache.get(source);
   if (!entry) {
     try {
-      entry = { fn: hb.compile(source, { strict: true, noEscape: true }), ast: hb.parse(source) };
+      const guarded = hb.parse(source);
+      oneValueOneLine(guarded, source);
+      entry = { fn: hb.compile(guarded, { strict: true, noEscape: true }), ast: hb.parse(source) };
     } catch (e) {
       throw new TemplateError(`template ${name}: ${(e as Error).message}`, { cause: e });
     }

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { Host } from "../lib/host.js";
 import { loadInventory, selectHosts } from "../lib/inventory/index.js";
-import { transportFor } from "../lib/cli.js";
+import { transportFor } from "../lib/transport/index.js";
 import { apt, directory, file, systemd } from "../lib/operations/index.js";
 import type { Role } from "../lib/role.js";
 import { run } from "../lib/runner.js";

@@ -47,5 +47,5 @@ export function command(args: CommandArgs): Action {
  * depend on host facts; refusals that depend only on vars go in Role.validate.
  */
 export function refuse(message: string): Action {
-  return { kind: "refuse", facts: [], plan: () => ({ commands: [], reasons: [], error: message }) };
+  return { kind: "refuse", facts: [], plan: () => ({ commands: [], reasons: ["refused"], error: message }) };
 }

@@ -240,6 +240,7 @@ export function lineInFile(args: LineArgs): Action {
     kind: "file.line",
     facts: [stat, content],
     plan(f) {
+      if (/[\n\r\0]/.test(args.line)) return { commands: [], reasons: ["the line holds a line break"], error: `the line for ${args.path} holds a line break: one line may not add another to the file` };
       const current = f.get(content);
       const st = f.get(stat);
       const re = new RegExp(args.regexp ?? `^${escapeRegExp(args.line)}$`);

@@ -9,7 +9,7 @@ import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, lineInFile, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
-import { escapeRegExp } from "../../lib/text.js";
+import { escapeRegExp, field } from "../../lib/text.js";
 import { baseDefaults } from "./defaults.js";
 
 export interface BaseVars {
@@ -27,7 +27,7 @@ export interface BaseVars {
   base_swap_file: string;
 }
 
-const fqdnOf = (v: BaseVars) => `${v.base_hostname}.${v.base_domain}`;
+const fqdnOf = (v: BaseVars) => `${field(v.base_hostname, "base_hostname", /\s/)}.${field(v.base_domain, "base_domain", /\s/)}`;
 
 const SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d";
 const hasSecuritySource = ref(commandStatus, `grep -rhsE '^[^#]*(security\\.debian\\.org|-security)' ${SOURCES} | grep -q .`);
@@ -50,7 +50,7 @@ export const base = defineRole<BaseVars>({
     const needSwap = !container && m.memTotalKb < v.base_swap_min_ram_mb * 1024 && m.swapTotalKb === 0;
     const swap = v.base_swap_file;
     return [
-      { title: "Set /etc/hostname", action: file({ path: "/etc/hostname", content: `${v.base_hostname}\n` }), notify: "apply host name" },
+      { title: "Set /etc/hostname", action: file({ path: "/etc/hostname", content: `${field(v.base_hostname, "base_hostname", /\s/)}\n` }), notify: "apply host name" },
       {
         title: "Map the FQDN in /etc/hosts",
         // Debian's convention for a host without a fixed address in /etc/hosts (hosts(5)).

@@ -149,7 +149,7 @@ function templateVars(v: CertbotVars) {
     ca_bundle_path: v.certbot_ca_bundle ? CA_BUNDLE : "",
     ca_bundle_q: quote(CA_BUNDLE),
     env: certbotEnv(v),
-    want: renewalWants(v).join("\n"),
+    want: renewalWants(v),
     reuse_key: v.certbot_reuse_key,
     args: certonlyArgs(v).map(quote).join(" "),
     // files mode: the files and the directories holding them (see the path unit's comment)

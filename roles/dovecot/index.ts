@@ -7,6 +7,7 @@
  * picked by the detected version of dovecot-core (installed, else the apt
  * candidate that is about to be installed).
  */
+import { field } from "../../lib/text.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
@@ -47,8 +48,11 @@ export function dovecotSeries(debVersion: string | null | undefined): string {
 export function usersFile(v: MailboxVars, series: string): string {
   const m = buildModel(v);
   const lines = m.mailboxes.map((b) => {
-    const q = series === "2.3" ? `userdb_quota_rule=*:storage=${b.quota}` : `userdb_quota_storage_size=${b.quota}`;
-    return `${b.address}:${b.passwordHash}::::::${q}`;
+    // passwd-file fields are separated by ':' (none may hold one, nor whitespace or a line break).
+    const f = (x: string, what: string) => field(x, what, /[\s:]/);
+    const quota = f(b.quota, `the quota of ${b.user}`);
+    const q = series === "2.3" ? `userdb_quota_rule=*:storage=${quota}` : `userdb_quota_storage_size=${quota}`;
+    return `${f(b.address, "a user's address")}:${f(b.passwordHash, `the password_hash of ${b.user}`)}::::::${q}`;
   });
   return `# Dovecot passwd-file of ${m.domain}. Managed by mailstead (mailbox_users); edits are overwritten.\n${lines.join("\n")}${lines.length ? "\n" : ""}`;
 }

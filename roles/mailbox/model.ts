@@ -3,6 +3,7 @@
  * addresses, the alias map (RFC 2142 postmaster@/abuse@ always present), who
  * may send as which address, and per-user quotas. Pure; unit-tested.
  */
+import { field } from "../../lib/text.js";
 import { posix } from "node:path";
 
 export interface MailUser {
@@ -134,5 +135,5 @@ export function buildModel(v: MailboxVars): MailModel {
 
 /** Postfix lookup-table text ("key value" lines) with a header comment. */
 export function postfixTable(header: string, rows: [string, string][]): string {
-  return `# ${header}\n# Managed by mailstead (generated from the inventory); edits are overwritten.\n${rows.map(([k, val]) => `${k} ${val}`).join("\n")}${rows.length ? "\n" : ""}`;
+  return `# ${header}\n# Managed by mailstead (generated from the inventory); edits are overwritten.\n${rows.map(([k, val]) => `${field(k, `a key of ${header.split(":")[0]}`, /\s/)} ${field(val, `a value of ${header.split(":")[0]}`, /\s/)}`).join("\n")}${rows.length ? "\n" : ""}`;
 }

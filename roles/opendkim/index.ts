@@ -75,7 +75,7 @@ const resolvConf = ref(commandOutput, "cat /etc/resolv.conf 2>/dev/null || true"
  * RSA: PEM, as OpenDKIM reads it. Ed25519: OpenDKIM wants the raw 32-byte seed in base64
  * (the tail of the PKCS#8 DER); the PEM is kept beside it for reading the public half.
  */
-function genKey(k: DkimKey): string {
+export function genKey(k: DkimKey): string {
   const q = (p: string) => quote(p);
   const put = (tmpName: string, dest: string) =>
     `install -m 600 -o opendkim -g opendkim "$t"/${tmpName} ${q(`${dest}.tmp`)} && mv -f -T ${q(`${dest}.tmp`)} ${q(dest)}`;

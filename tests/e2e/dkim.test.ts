@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { authenticate } from "mailauth";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureLab, formatMem, labHost, memReport, setRecord, sshRun, type LabHost, type LabState } from "../lab/index.js";
+import { genKey } from "../../roles/opendkim/index.js";
 import { publishDns, labResolver, dnsLabVars, type DnsSnapshot } from "./dns-lab.js";
 import { ROOT, site, stepsWith, type CliRun } from "./helpers.js";
 import { findMessage, imap, submit, waitFor, type Account } from "./mail-clients.js";
@@ -201,6 +202,21 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     const found = await waitIn(acct("mx2", "dave"), "INBOX", subject, mx1);
     expect(found).not.toBeNull();
     expect(headers(found!.source.toString("utf8"), "DKIM-Signature")).toHaveLength(1);
+  });
+
+  it("key generation never writes through a link the opendkim user planted (both releases)", async () => {
+    // The keys directory belongs to opendkim: a compromised opendkim could plant links at the
+    // temporary and final names, hoping root writes or chowns through them.
+    const dir = "/etc/opendkim/keys/symlink.invalid";
+    const cmd = genKey({ name: "rsa", algorithm: "rsa", selector: "mail", path: `${dir}/mail.private`, pem: `${dir}/mail.private` });
+    for (const h of [mx1, mx2]) {
+      await sshRun(h, `sudo sh -c 'rm -rf ${dir} /root/victim /root/victim-new; install -d -o opendkim -g opendkim -m 700 ${dir}; echo keep > /root/victim; chmod 600 /root/victim'`);
+      await sshRun(h, `sudo -u opendkim ln -s /root/victim ${dir}/mail.private.tmp && sudo -u opendkim ln -s /root/victim-new ${dir}/mail.private`);
+      await sshRun(h, "sudo sh", { input: cmd, timeoutMs: 60_000 });
+      const state = await sshRun(h, `sudo sh -c 'cat /root/victim; stat -c "%U %a" /root/victim; test -e /root/victim-new && echo new-exists; stat -c "%F %U %a" ${dir}/mail.private; test -e ${dir}/mail.private.tmp && echo tmp-left; openssl pkey -in ${dir}/mail.private -noout && echo key-ok'`);
+      expect(state.stdout.trim().split("\n"), h.name).toEqual(["keep", "root 600", "regular file opendkim 600", "key-ok"]);
+      await sshRun(h, `sudo rm -rf ${dir} /root/victim /root/victim-new`);
+    }
   });
 
   it("OpenDKIM and OpenDMARC stay small after this traffic (PSS; budget from ../shared/lab-recipe.md §7)", async () => {

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MapFactReader } from "../../lib/facts/types.js";
-import { apt, command, directory, file, group, keyValue, symlink, systemd, user } from "../../lib/operations/index.js";
+import * as ops from "../../lib/operations/index.js";
+import { apt, command, directory, edit, file, group, keyValue, lineInFile, refuse, symlink, systemd, user } from "../../lib/operations/index.js";
 import type { Action } from "../../lib/operations/types.js";
 
 const DIR = fileURLToPath(new URL("./fixtures/operations/", import.meta.url));
@@ -31,6 +32,16 @@ interface Fixture {
   file?: { path: string; after: string; before?: string | null; sensitive: boolean };
 }
 
+/** The factories the fixtures below exercise (by identity). */
+const COVERED = new Set<unknown>([apt.packages, apt.update, apt.debconf, file, keyValue, lineInFile, edit, directory, symlink, systemd.service, systemd.daemonReload, user, group, command, refuse]);
+/** Exports that are not operations: planFile is file's planner (keyValue, lineInFile and edit share it), sha256 a helper. */
+const PLANNER_HELPERS = new Set(["planFile", "sha256"]);
+
+const TRANSFORMS = { upper: (s: string) => s.toUpperCase() };
+
+/** Operations whose plan reads no fact: the same commands (or refusal) whatever the host; one case is enough. */
+const FACTLESS = new Set(["systemd.daemon_reload", "refuse"]);
+
 const OPERATIONS: Record<string, (args: any) => Action> = {
   "apt.packages": apt.packages,
   "apt.update": apt.update,
@@ -39,7 +50,12 @@ const OPERATIONS: Record<string, (args: any) => Action> = {
   "file.keyvalue": keyValue,
   directory,
   symlink,
+  "file.line": lineInFile,
+  // A transform is code: fixtures name one of TRANSFORMS.
+  "file.edit": (a: { transform: keyof typeof TRANSFORMS }) => edit({ ...a, transform: TRANSFORMS[a.transform] } as never),
   "systemd.service": systemd.service,
+  "systemd.daemon_reload": () => systemd.daemonReload(),
+  refuse: (a: { message: string }) => refuse(a.message),
   user,
   group,
   command,
@@ -53,9 +69,17 @@ const operations = readdirSync(DIR, { withFileTypes: true })
   .sort();
 
 describe("operation fixtures", () => {
+  it("cover every operation the engine exports (a new one without fixtures fails here)", () => {
+    const exported = [...Object.entries(ops), ...Object.entries(ops.apt).map(([k, v]) => [`apt.${k}`, v] as const), ...Object.entries(ops.systemd).map(([k, v]) => [`systemd.${k}`, v] as const)]
+      .filter(([k, v]) => typeof v === "function" && !PLANNER_HELPERS.has(k));
+    expect(exported.length).toBeGreaterThanOrEqual(15);
+    for (const [name, fn] of exported) expect(COVERED.has(fn), `operation ${name} has no fixtures`).toBe(true);
+  });
+
   it("cover every operation, each with a fresh and a converged case", () => {
     expect(operations).toEqual(Object.keys(OPERATIONS).sort());
     for (const op of operations) {
+      if (FACTLESS.has(op)) continue;
       const cases = readdirSync(join(DIR, op)).map((f) => JSON.parse(readFileSync(join(DIR, op, f), "utf8")) as Fixture);
       expect(cases.some((c) => c.commands.length > 0), `${op}: a case with commands`).toBe(true);
       expect(cases.some((c) => c.commands.length === 0 && !c.error), `${op}: a converged case`).toBe(true);

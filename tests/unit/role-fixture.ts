@@ -1,0 +1,73 @@
+/**
+ * Role fixtures as data (tests/unit/fixtures/roles/<role>/<release>-<case>.json):
+ * the vars a host had (those differing from the defaults), its OS, and the facts
+ * recorded from a lab VM (scripts/record-role-fixtures.ts); `expect` is what
+ * the runner's planner (lib/plan.ts planRole) must make of them.
+ */
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { defaultValues } from "../../lib/defaults.js";
+import type { OsRelease } from "../../lib/facts/os.js";
+import type { PlannedStep, RolePlan } from "../../lib/plan.js";
+import type { ContextInput } from "../../lib/plan.js";
+import { allSettings, siteRoles } from "../../roles/registry.js";
+
+export const FIXTURE_DIR = fileURLToPath(new URL("./fixtures/roles/", import.meta.url));
+
+export interface ExpectedStep {
+  title: string;
+  status: PlannedStep["status"];
+  commands: string[];
+  /** sha256 of each command's stdin (an uploaded file's content), null without. */
+  stdin: (string | null)[];
+  reasons: string[];
+  error?: string;
+  notify?: string[];
+}
+
+export interface RoleFixture {
+  description: string;
+  host: string;
+  os: OsRelease;
+  vars: Record<string, unknown>;
+  facts: Record<string, unknown>;
+  /** The SSH port the run connected through (the firewall keeps it open). */
+  sshPort?: number;
+  expect: { steps: ExpectedStep[]; handlers: ExpectedStep[] };
+}
+
+/** A host's merged vars, as the inventory loader makes them: the defaults, then the fixture's. */
+export function siteVars(vars: Record<string, unknown>): Record<string, unknown> {
+  return { ...defaultValues(allSettings()), ...vars };
+}
+
+const sha = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
+
+function expectedStep(p: PlannedStep): ExpectedStep {
+  return {
+    title: p.title,
+    status: p.status,
+    commands: p.commands.map((c) => c.run),
+    stdin: p.commands.map((c) => (c.stdin === undefined ? null : sha(c.stdin))),
+    reasons: p.reasons,
+    ...(p.error ? { error: p.error } : {}),
+    ...(p.notify.length ? { notify: p.notify } : {}),
+  };
+}
+
+export function expectedOf(plan: RolePlan): RoleFixture["expect"] {
+  return { steps: plan.steps.map(expectedStep), handlers: plan.handlers.map(expectedStep) };
+}
+
+/** What the runner gives a role of site.ts on the fixture's host (ports of every site role, the SSH port). */
+export function siteInput(fx: Pick<RoleFixture, "host" | "os" | "vars" | "facts" | "sshPort">): ContextInput {
+  const vars = siteVars(fx.vars);
+  return {
+    host: fx.host,
+    vars,
+    os: fx.os,
+    facts: fx.facts,
+    ports: siteRoles.flatMap((r) => r.ports?.(vars) ?? []),
+    ...(fx.sshPort !== undefined ? { sshPort: fx.sshPort } : {}),
+  };
+}

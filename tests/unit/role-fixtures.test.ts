@@ -1,0 +1,41 @@
+/**
+ * Roles tested as data: each fixture under tests/unit/fixtures/roles/<role>/
+ * holds a host's vars and the facts recorded from a lab VM (Debian 12 and 13,
+ * fresh and converged; scripts/record-role-fixtures.ts). The runner's own
+ * planner must make exactly the recorded steps and commands of them, and a
+ * converged host must plan no command at all.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { planRole } from "../../lib/plan.js";
+import { siteRoles } from "../../roles/registry.js";
+import { expectedOf, FIXTURE_DIR, siteInput, type RoleFixture } from "./role-fixture.js";
+
+const load = (role: string, f: string) => JSON.parse(readFileSync(join(FIXTURE_DIR, role, f), "utf8")) as RoleFixture;
+const cases = (role: string) => readdirSync(join(FIXTURE_DIR, role)).filter((f) => f.endsWith(".json")).sort();
+
+describe("role fixtures", () => {
+  for (const role of siteRoles) {
+    it(`${role.name}: fresh and converged cases on Debian 12 and 13`, () => {
+      expect(cases(role.name)).toEqual(expect.arrayContaining(["debian12-fresh.json", "debian12-converged.json", "debian13-fresh.json", "debian13-converged.json"]));
+    });
+    for (const f of cases(role.name)) {
+      const fx = load(role.name, f);
+      it(`${role.name}/${f}: ${fx.description}`, () => {
+        expect(`debian${fx.os.versionId}`).toBe(f.split("-")[0]);
+        const plan = planRole(role, siteInput(fx));
+        expect(expectedOf(plan)).toEqual(fx.expect);
+        // Every recorded fact is read: a fixture cannot carry stale facts that hide a change.
+        expect(Object.keys(fx.facts).sort()).toEqual(plan.facts);
+        if (f.includes("-converged")) {
+          const changing = plan.steps.filter((s) => s.status !== "ok" && s.status !== "skip").map((s) => `${s.title}: ${s.commands.join("; ") || s.error}`);
+          expect(changing, "a converged host plans no command").toEqual([]);
+          expect(plan.handlers).toEqual([]);
+        } else if (role.name !== "dns") {
+          expect(plan.steps.some((s) => s.status === "change"), "a fresh host has something to do").toBe(true);
+        }
+      });
+    }
+  }
+});
