@@ -54,10 +54,6 @@ export class Host implements FactReader {
     return this.cache.get(r.key) as T;
   }
 
-  has(r: FactRef): boolean {
-    return this.cache.has(r.key);
-  }
-
   /** Read one fact now (gathering it if needed). */
   async fact<T>(r: FactRef<T>): Promise<T> {
     await this.gather([r]);
@@ -65,8 +61,8 @@ export class Host implements FactReader {
   }
 
   /** Drop every cached fact: a command ran and may have changed anything. */
-  invalidate(keep: (key: string) => boolean = () => false): void {
-    for (const k of [...this.cache.keys()]) if (!keep(k)) this.cache.delete(k);
+  invalidate(): void {
+    this.cache.clear();
   }
 
   run(command: string, options?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<RunResult> {

@@ -102,8 +102,6 @@ export interface ValidateContext {
 
 export interface Role<V = any> {
   name: string;
-  /** One line: what the role is for. */
-  description: string;
   settings: Settings;
   /** Facts the step list depends on; gathered in one batch before `steps`. */
   facts?(vars: V, os: OsRelease): FactRef[];

@@ -28,7 +28,6 @@ const BENCH = "/var/lib/mailstead-bench";
 /** 50 checks of the kinds a real play has: files, directories, services, packages. */
 const synthetic: Role = {
   name: "bench50",
-  description: "50 representative steps",
   settings: {},
   steps: () => [
     { title: "bench dir", action: directory({ path: BENCH }) },

@@ -6,6 +6,7 @@ import { aptListsAge, aptPolicy, APT_STAMP, debconfSelections, debPackages } fro
 import { ref } from "../facts/types.js";
 import { quote } from "../shell.js";
 import type { Action, Command } from "./types.js";
+import { noChange } from "./types.js";
 
 /** Seconds apt waits for another dpkg/apt process (unattended-upgrades, cloud-init) to finish. */
 export const DPKG_LOCK_TIMEOUT = 300;
@@ -83,7 +84,7 @@ export function update(args: UpdateArgs = {}): Action {
     facts: [age],
     plan(f) {
       const a = f.get(age);
-      if (!args.force && a !== null && a <= maxAge) return { commands: [], reasons: [] };
+      if (!args.force && a !== null && a <= maxAge) return noChange();
       const retry =
         `err=$(mktemp); i=0; until LC_ALL=C apt-get update -q 2>"$err"; do rc=$?; i=$((i+1)); ` +
         `if [ $i -ge 10 ] || ! grep -q 'Could not get lock' "$err"; then cat "$err" >&2; rm -f "$err"; exit $rc; fi; sleep 6; done; ` +
@@ -115,7 +116,7 @@ export function debconf(args: DebconfArgs): Action {
       const differs = Object.entries(args.questions).filter(([q, [type, v]]) =>
         type === "password" ? have[q] === undefined || have[q] === "" : have[q] !== v,
       );
-      if (!differs.length) return { commands: [], reasons: [] };
+      if (!differs.length) return noChange();
       const lines = differs.map(([q, [type, v]]) => `${args.package} ${q} ${type} ${v}`).join("\n") + "\n";
       return { commands: [{ run: "debconf-set-selections", stdin: lines }], reasons: differs.map(([q]) => `${q} differs`) };
     },

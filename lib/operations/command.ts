@@ -8,6 +8,7 @@ import { fileStat } from "../facts/files.js";
 import { commandStatus } from "../facts/system.js";
 import { ref, type FactRef } from "../facts/types.js";
 import type { Action } from "./types.js";
+import { noChange } from "./types.js";
 
 export interface CommandArgs {
   run: string;
@@ -28,9 +29,9 @@ export function command(args: CommandArgs): Action {
     kind: "command",
     facts,
     plan(f) {
-      if (creates && f.get(creates) !== null) return { commands: [], reasons: [] };
-      if (unless && f.get(unless) === 0) return { commands: [], reasons: [] };
-      if (onlyIf && f.get(onlyIf) !== 0) return { commands: [], reasons: [] };
+      if (creates && f.get(creates) !== null) return noChange();
+      if (unless && f.get(unless) === 0) return noChange();
+      if (onlyIf && f.get(onlyIf) !== 0) return noChange();
       const reasons = creates ? [`${args.creates} is missing`] : unless ? ["guard failed"] : onlyIf ? ["condition holds"] : ["always runs"];
       return {
         commands: [{ run: args.run, stdin: args.stdin, sensitive: args.sensitive, timeoutMs: args.timeoutMs }],

@@ -13,6 +13,7 @@ import { editConf, type EditConfOptions } from "../keyvalue.js";
 import { escapeRegExp } from "../text.js";
 import { and, cmd, quote } from "../shell.js";
 import type { Action, Command, Plan } from "./types.js";
+import { noChange } from "./types.js";
 
 /** Where previous versions of replaced files are kept on the host. */
 export const DEFAULT_BACKUP_DIR = "/var/backups/mailstead";
@@ -164,7 +165,7 @@ export function directory(args: DirectoryArgs): Action {
       const group = args.group ?? "root";
       const mode = normMode(args.mode ?? "0755");
       if (args.present === false) {
-        if (!st) return { commands: [], reasons: [] };
+        if (!st) return noChange();
         if (st.type !== "directory") return { commands: [], error: `${args.path} is not a directory`, reasons: ["not a directory"] };
         // rmdir only: never delete a directory's content implicitly.
         return { commands: [{ run: cmd("rmdir", args.path) }], reasons: ["directory exists"] };
@@ -206,11 +207,11 @@ export function symlink(args: SymlinkArgs): Action {
     plan(f) {
       const st = f.get(stat);
       if (args.present === false) {
-        if (!st) return { commands: [], reasons: [] };
+        if (!st) return noChange();
         if (st.type !== "symlink") return { commands: [], error: `${args.path} is not a symlink; not removing it`, reasons: ["not a symlink"] };
         return { commands: [{ run: cmd("rm", "-f", args.path) }], reasons: ["symlink exists"] };
       }
-      if (st && st.type === "symlink" && st.target === args.target) return { commands: [], reasons: [] };
+      if (st && st.type === "symlink" && st.target === args.target) return noChange();
       if (st && st.type !== "symlink") {
         return { commands: [], error: `${args.path} exists and is a ${st.type}; not replacing it with a symlink`, reasons: [`is a ${st.type}`] };
       }
@@ -259,8 +260,8 @@ export function lineInFile(args: LineArgs): Action {
       }
       if (args.present !== false && !placed) out.push(args.line);
       const next = out.length ? `${out.join("\n")}\n` : "";
-      if (current !== null && next === text) return { commands: [], reasons: [] };
-      if (current === null && args.present === false) return { commands: [], reasons: [] };
+      if (current !== null && next === text) return noChange();
+      if (current === null && args.present === false) return noChange();
       return planEdit(args, st, current, next);
     },
   };
@@ -288,7 +289,7 @@ export function edit(args: EditArgs): Action {
       const st = f.get(stat);
       if (current === null) return { commands: [], reasons: ["file is missing"], error: `${args.path} does not exist; nothing to edit` };
       const next = args.transform(current);
-      if (next === current) return { commands: [], reasons: [] };
+      if (next === current) return noChange();
       return planEdit(args, st, current, next);
     },
   };

@@ -47,4 +47,5 @@ export interface Action {
   plan(facts: FactReader): Plan;
 }
 
+/** A plan with nothing to do: the host already matches. */
 export const noChange = (): Plan => ({ commands: [], reasons: [] });

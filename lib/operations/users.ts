@@ -3,6 +3,7 @@ import { group as groupFact, user as userFact } from "../facts/system.js";
 import { ref } from "../facts/types.js";
 import { cmd } from "../shell.js";
 import type { Action, Command } from "./types.js";
+import { noChange } from "./types.js";
 
 export interface GroupArgs {
   name: string;
@@ -19,7 +20,7 @@ export function group(args: GroupArgs): Action {
     plan(f) {
       const have = f.get(g);
       if (args.present === false) {
-        return have ? { commands: [{ run: cmd("groupdel", args.name) }], reasons: ["group exists"] } : { commands: [], reasons: [] };
+        return have ? { commands: [{ run: cmd("groupdel", args.name) }], reasons: ["group exists"] } : noChange();
       }
       if (!have) {
         const a = ["groupadd"];
@@ -30,7 +31,7 @@ export function group(args: GroupArgs): Action {
       if (args.gid !== undefined && have.gid !== args.gid) {
         return { commands: [{ run: cmd("groupmod", "--gid", args.gid, args.name) }], reasons: [`gid ${have.gid} → ${args.gid}`] };
       }
-      return { commands: [], reasons: [] };
+      return noChange();
     },
   };
 }
@@ -69,7 +70,7 @@ export function user(args: UserArgs): Action {
       const have = f.get(u);
       if (args.present === false) {
         // userdel without -r: the user's files stay (mail must never be lost).
-        return have ? { commands: [{ run: cmd("userdel", args.name) }], reasons: ["user exists"] } : { commands: [], reasons: [] };
+        return have ? { commands: [{ run: cmd("userdel", args.name) }], reasons: ["user exists"] } : noChange();
       }
       if (!have) {
         const a = ["useradd"];

@@ -39,7 +39,6 @@ const PENDING_SECURITY = `LC_ALL=C apt-get -s -o Debug::NoLocking=1 dist-upgrade
 
 export const base = defineRole<BaseVars>({
   name: "base",
-  description: "Host name, apt, security updates, time, journal and swap",
   settings: baseDefaults,
   facts: () => [hasSecuritySource, cloudInit, mem, virt],
   steps(ctx) {

@@ -163,7 +163,6 @@ const reloadAll = (services: string[]) =>
 
 export const certbot = defineRole<CertbotVars>({
   name: "certbot",
-  description: "A real certificate (certbot: standalone, webroot, dns; or files managed elsewhere), renewed and reloaded without anyone",
   settings: certbotDefaults,
   ports: (v) => (v.certbot_mode === "standalone" ? [{ port: 80, proto: "tcp", why: "ACME HTTP-01 challenges answered by certbot's standalone server (certificate issuance and renewal)" }] : []),
   state: (v) => (isCertbotMode(v.certbot_mode) ? [{ path: "/etc/letsencrypt", what: "certbot's ACME account key, certificates, keys and renewal configuration", secret: true }] : []),

@@ -24,7 +24,6 @@ export interface DnsVars {
 
 export const dns = defineRole<DnsVars>({
   name: "dns",
-  description: "Settings of the DNS records the host needs (printed by playbooks/dns.ts, checked by playbooks/verify.ts); changes nothing on the host",
   settings: dnsDefaults,
   steps: () => [],
 });

@@ -82,7 +82,6 @@ export function dovecotTemplateVars(v: DovecotVars, series: string) {
 
 export const dovecot = defineRole<DovecotVars>({
   name: "dovecot",
-  description: "IMAPS, LMTP, Sieve/ManageSieve and quota for the virtual mailboxes",
   settings: dovecotDefaults,
   ports: () => [
     { port: 993, proto: "tcp", why: "IMAP over TLS for mail clients (RFC 8314)" },

@@ -32,7 +32,6 @@ const validateJail =
 
 export const fail2ban = defineRole<Fail2banVars>({
   name: "fail2ban",
-  description: "Ban password guessers (SSH, SMTP AUTH, IMAP), escalating, recidive; nftables",
   settings: fail2banDefaults,
   steps(ctx) {
     const v = ctx.vars;

@@ -7,7 +7,7 @@
  */
 import { fileStat } from "../../lib/facts/files.js";
 import { ref } from "../../lib/facts/types.js";
-import { insertBeforeReject } from "../../lib/iptables.js";
+import { insertBeforeReject } from "./iptables.js";
 import { apt, command, directory, edit, file, systemd } from "../../lib/operations/index.js";
 import type { Action } from "../../lib/operations/types.js";
 import { defineRole, type Port } from "../../lib/role.js";
@@ -85,7 +85,6 @@ function applyWithRollback(seconds: number): Action {
 
 export const firewall = defineRole<FirewallVars>({
   name: "firewall",
-  description: "nftables: only the mail ports and SSH; Oracle's iptables rules opened for them",
   settings: firewallDefaults,
   facts: () => [rulesV4, rulesV6],
   steps(ctx) {

@@ -14,7 +14,6 @@ const ROOT_MODE = "2750";
 
 export const mailbox = defineRole<MailboxVars>({
   name: "mailbox",
-  description: "The vmail user and the Maildir root of the mail domain",
   settings: mailboxDefaults,
   state: (v) => [{ path: v.mailbox_root, what: "every mailbox (Maildir) and each user's Sieve scripts" }],
   validate(v, ctx) {

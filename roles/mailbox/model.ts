@@ -56,13 +56,6 @@ export function mailDomain(v: Pick<MailboxVars, "mailbox_domain" | "base_domain"
 }
 
 /** Dovecot quota sizes: 1G, 500M, 1024 (bytes). */
-export function quotaBytes(q: string): number {
-  const m = /^(\d+)([KMGT]?)$/.exec(q);
-  if (!m) throw new Error(`bad quota ${q}`);
-  const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2] as "" | "K" | "M" | "G" | "T"];
-  return Number(m[1]) * mult;
-}
-
 /** An inconsistent user/alias list: which setting, which item, what to do (Role.validate reports it at load). */
 export class MailboxInputError extends Error {
   constructor(readonly setting: string, readonly at: number | string | undefined, message: string, readonly fix: string) {

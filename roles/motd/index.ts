@@ -20,7 +20,6 @@ export const MOTD_STAMP = "/var/lib/mailstead/motd.stamp";
 
 export const motd = defineRole<MotdVars>({
   name: "motd",
-  description: "Tell whoever logs in that this host is managed by mailstead",
   settings: motdDefaults,
   steps: (ctx) => [
     {

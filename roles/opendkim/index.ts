@@ -108,7 +108,6 @@ export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
 
 export const opendkim = defineRole<OpendkimVars>({
   name: "opendkim",
-  description: "OpenDKIM: sign outgoing mail (RSA 2048, key made once on the host), check DKIM on incoming mail",
   settings: opendkimDefaults,
   state: (v) => (v.opendkim_enabled ? [{ path: OPENDKIM_KEYS, what: "the DKIM private keys (published in DNS: a new key means a new DNS record)", secret: true }] : []),
   facts: (v) => (v.opendkim_enabled ? [resolvConf] : []),

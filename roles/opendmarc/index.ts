@@ -25,7 +25,6 @@ export interface OpendmarcVars {
 
 export const opendmarc = defineRole<OpendmarcVars>({
   name: "opendmarc",
-  description: "OpenDMARC: SPF and DMARC checks on port 25, Authentication-Results, p=reject refused, p=quarantine to Junk",
   settings: opendmarcDefaults,
   steps(ctx) {
     const v = ctx.vars;

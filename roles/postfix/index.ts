@@ -105,7 +105,6 @@ const SINGLE_LINE = formats.singleLine();
 
 export const postfix = defineRole<PostfixVars>({
   name: "postfix",
-  description: "Postfix: MX with postscreen, submission 587/465, virtual domain to Dovecot LMTP, no relay",
   settings: postfixDefaults,
   validate(v) {
     const out = [];

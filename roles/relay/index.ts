@@ -36,7 +36,6 @@ export async function relayCertificateCheck(v: RelayVars, run: (c: string) => Pr
 
 export const relay = defineRole<RelayVars>({
   name: "relay",
-  description: "Send outbound mail through a smarthost with mandatory TLS and SASL",
   settings: relayDefaults,
   validate(v) {
     if (!v.relay_enabled) return [];

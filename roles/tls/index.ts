@@ -35,7 +35,6 @@ export const tlsPaths = (dir: string) => ({
 
 export const tls = defineRole<TlsVars>({
   name: "tls",
-  description: "A certificate at stable paths for Postfix and Dovecot (self-signed ECDSA P-256 until a real one exists)",
   settings: tlsDefaults,
   state: (v) => [{ path: v.tls_dir, what: "the certificate and its private key (the links and the self-signed fallback)", secret: true }],
   facts: (v) => [ref(fileStat, tlsPaths(v.tls_dir).fullchain), ref(fileStat, tlsPaths(v.tls_dir).privkey)],

@@ -65,3 +65,9 @@ export function selectHosts(os: readonly LabOs[] | undefined): HostDef[] {
   if (!os || os.length === 0) return [...HOSTS];
   return HOSTS.filter((h) => os.includes(h.os));
 }
+
+/** The certbot vars of a lab host Pebble issues for (none for the others). Pure: unit-tested without the lab. */
+export function labCertbotVars(h: HostDef, acmeDirectory: string, serverCaPem: string, rootPem: string): Record<string, unknown> {
+  if (!h.certbot) return {};
+  return { certbot_mode: h.certbot, certbot_server: acmeDirectory, certbot_ca_bundle: `${serverCaPem.trim()}\n${rootPem.trim()}\n` };
+}

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { $, LabError, Timings, pidAlive, sleep } from "./util.ts";
 import { REPO_ROOT, ensureDir, paths, readRunState, writeLabState, writeRunState, type LabState, type RunState } from "./state.ts";
-import { HOSTS, LAB_NET, findHost, fqdn, labZones, selectHosts, type HostDef, type LabOs } from "./hosts.ts";
+import { HOSTS, LAB_NET, findHost, fqdn, labZones, selectHosts, labCertbotVars, type HostDef, type LabOs } from "./hosts.ts";
 import { ensureImage, LOGIN_USER, removeTree, type ImageResult } from "./images.ts";
 import { APT_PROXY, bridgeExists, deleteBridge, disableIpv6OnPorts, ensureAptCacher, ensureBridge, stopAptCacher } from "./network.ts";
 import { DNS_PORT, ensureKnot, stopKnot, tsigKeys } from "./dns.ts";
@@ -77,15 +77,11 @@ function upHosts(run: RunState): HostDef[] {
  * root (the served chain verifies to it). Pebble makes a new root on every start;
  * the inventory is rewritten by every `up`, so the bundle follows.
  */
-export function labCertbotVars(h: HostDef, serverCaPem: string, rootPem: string): Record<string, unknown> {
-  if (!h.certbot) return {};
-  return { certbot_mode: h.certbot, certbot_server: ACME_DIRECTORY, certbot_ca_bundle: `${serverCaPem.trim()}\n${rootPem.trim()}\n` };
-}
 
 function writeInventory(hosts: HostDef[]): void {
   const users = labMailUsers(hosts);
   const pem = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
-  const certbotVars = (h: HostDef) => (h.certbot && pem(acmePaths.serverCa) && pem(acmePaths.rootCa) ? labCertbotVars(h, pem(acmePaths.serverCa), pem(acmePaths.rootCa)) : {});
+  const certbotVars = (h: HostDef) => (h.certbot && pem(acmePaths.serverCa) && pem(acmePaths.rootCa) ? labCertbotVars(h, ACME_DIRECTORY, pem(acmePaths.serverCa), pem(acmePaths.rootCa)) : {});
   const mailVars = (h: HostDef) => {
     const list = users.filter((u) => u.host === h.name);
     return list.length ? { mailbox_users: list.map((u) => ({ name: u.name, password_hash: u.hash })) } : {};

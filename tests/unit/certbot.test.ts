@@ -18,8 +18,9 @@ import { evaluateCertChecks, toVerifyChecks } from "../../roles/certbot/checks.j
 import { certbotDefaults } from "../../roles/certbot/defaults.js";
 import { accountsDir, certbot, certonlyArgs, renewalWants, settingsProblems, type CertbotVars } from "../../roles/certbot/index.js";
 import { tlsDefaults } from "../../roles/tls/defaults.js";
-import { HOSTS } from "../lab/hosts.js";
-import { labCertbotVars } from "../lab/lab.js";
+import { HOSTS, labCertbotVars } from "../lab/hosts.js";
+import { planRole } from "../../lib/plan.js";
+import { lenientFacts, loadRoleFixture, siteInput } from "./role-fixture.js";
 
 /** Defaults with standalone mode (the default mode is none), as an inventory choosing it would give. */
 const vars = (extra: Partial<CertbotVars> = {}): CertbotVars =>
@@ -74,8 +75,8 @@ describe("the lab inventory's certificate settings", () => {
     const ca = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
     const root = "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----";
     const mx1 = HOSTS.find((h) => h.name === "mx1")!;
-    expect(labCertbotVars(mx1, ca, root)).toEqual({ certbot_mode: "standalone", certbot_server: "https://198.51.100.1:14000/dir", certbot_ca_bundle: `${ca}${root}\n` });
-    for (const h of HOSTS.filter((x) => x.name !== "mx1")) expect(labCertbotVars(h, ca, root)).toEqual({});
+    expect(labCertbotVars(mx1, "https://198.51.100.1:14000/dir", ca, root)).toEqual({ certbot_mode: "standalone", certbot_server: "https://198.51.100.1:14000/dir", certbot_ca_bundle: `${ca}${root}\n` });
+    for (const h of HOSTS.filter((x) => x.name !== "mx1")) expect(labCertbotVars(h, "https://198.51.100.1:14000/dir", ca, root)).toEqual({});
     expect(schemaProblems("certbot_ca_bundle", `${ca}${root}\n`)).toEqual([]);
   });
 });
@@ -251,12 +252,11 @@ describe("mailstead-cert-issue's diagnosis (fake certbot)", () => {
     writeFileSync(join(d, "out.txt"), certbotOutput);
     writeFileSync(join(d, "bin/certbot"), `#!/bin/sh\ncat ${join(d, "out.txt")}\nexit 1\n`);
     chmodSync(join(d, "bin/certbot"), 0o755);
-    const v = vars(extra);
-    const ctxVars = { ...v };
-    // the same template vars the role renders with
-    const role = certbot.steps({ vars: ctxVars, host: "h", os: { versionId: "12", codename: "bookworm" }, fact: (r: { key: string }) => (r.key.startsWith("apt.policy") ? { "python3-certbot-dns-rfc2136": { installed: null, candidate: "2.1.0-1" } } : null), template: (name: string, extraVars: object) => render("certbot", name, { ...ctxVars, ...extraVars }), ports: [] } as never);
-    const issueStep = role.find((s) => s.title === "Install the certificate issuer") as { action: { plan(f: unknown): { commands: { stdin?: string }[] } } };
-    const plan = issueStep.action.plan({ get: () => null });
+    // The script the role really plans, from mx1's recorded fresh facts (the DNS plugin's policy added).
+    const fx = loadRoleFixture("certbot", "debian12-fresh");
+    const facts = { ...fx.facts, 'apt.policy:["python3-certbot-dns-rfc2136"]': { "python3-certbot-dns-rfc2136": { installed: null, candidate: "2.1.0-1" } } };
+    const planned = planRole(certbot, { ...siteInput({ ...fx, vars: { ...vars(), ...fx.vars, ...extra } }), facts: lenientFacts(facts) });
+    const plan = planned.steps.find((s) => s.title === "Install the certificate issuer")!;
     const text = String(plan.commands[0]!.stdin).replace(/^PATH=.*$/m, `PATH=${join(d, "bin")}:/usr/sbin:/usr/bin:/sbin:/bin`);
     writeFileSync(join(d, "issue"), text);
     chmodSync(join(d, "issue"), 0o755);

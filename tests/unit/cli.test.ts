@@ -31,14 +31,13 @@ const settings = defineDefaults("demo", {
 
 const role: Role<{ demo_dir: string; demo_fail: boolean }> = {
   name: "demo",
-  description: "",
   settings,
   steps: (ctx) => [
     { title: "write a file", action: file({ path: join(ctx.vars.demo_dir, "f"), content: "x\n", backupDir: join(ctx.vars.demo_dir, "bk") }) },
     { title: "maybe fail", action: command({ run: ctx.vars.demo_fail ? "echo nope >&2; exit 7" : "true", creates: join(ctx.vars.demo_dir, "none") }), when: ctx.vars.demo_fail },
   ],
 };
-const other: Role = { name: "other", description: "", settings: {}, steps: () => [] };
+const other: Role = { name: "other", settings: {}, steps: () => [] };
 
 function setup(hosts: Record<string, { fail?: boolean }>) {
   const dir = mkdtempSync(join(tmpdir(), "mailstead-cli-"));

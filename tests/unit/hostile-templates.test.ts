@@ -14,11 +14,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TemplateError } from "../../lib/errors.js";
-import type { FactReader, FactRef } from "../../lib/facts/types.js";
 import { planRole, type RolePlan } from "../../lib/plan.js";
 import type { Role } from "../../lib/role.js";
 import { allSettings, siteRoles } from "../../roles/registry.js";
-import { FIXTURE_DIR, siteInput, type RoleFixture } from "./role-fixture.js";
+import { FIXTURE_DIR, lenientFacts, siteInput, type RoleFixture } from "./role-fixture.js";
 import { liveOccurrences } from "./shell-scan.js";
 
 /** Several lines by design; each is rendered `{{{raw}}}` into a file of its own kind (see hostile-inventory.test.ts). */
@@ -65,22 +64,10 @@ function hostileVariants(value: string): Hostile[] {
   return out;
 }
 
-/** Facts the hostile vars ask for that the fixture never recorded (a changed path): absent. */
-function lenient(facts: Record<string, unknown>): FactReader {
-  return {
-    get<T>(r: FactRef<T>): T {
-      if (Object.hasOwn(facts, r.key)) return facts[r.key] as T;
-      if (["file.stat", "file.content", "user", "group"].includes(r.fact.name)) return null as T;
-      if (r.fact.name === "command.status") return 1 as T;
-      throw new Error(`fact ${r.key} was not gathered`);
-    },
-  };
-}
-
 function planWith(role: Role, fx: RoleFixture, vars: Record<string, unknown>): RolePlan | Error {
   const input = siteInput({ ...fx, vars: { ...fx.vars, ...vars } });
   try {
-    return planRole(role, { ...input, facts: lenient(fx.facts) });
+    return planRole(role, { ...input, facts: lenientFacts(fx.facts) });
   } catch (e) {
     return e as Error;
   }

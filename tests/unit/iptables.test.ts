@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { insertBeforeReject } from "../../lib/iptables.js";
+import { insertBeforeReject } from "../../roles/firewall/iptables.js";
 
 // Shaped like the rules.v4 of Oracle Cloud's Ubuntu images (Canonical-Ubuntu-22.04): SSH only,
 // REJECT the rest, and rules for the instance services (iSCSI boot volume, metadata) that must stay.

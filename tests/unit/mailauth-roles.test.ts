@@ -2,14 +2,14 @@
 import { describe, expect, it } from "vitest";
 import { defaultValues } from "../../lib/defaults.js";
 import type { OsRelease } from "../../lib/facts/os.js";
-import type { FactRef } from "../../lib/facts/types.js";
-import { isFlush, type Step } from "../../lib/role.js";
+import { planRole, type RolePlan } from "../../lib/plan.js";
 import { render } from "../../lib/template.js";
 import { dovecotTemplateVars } from "../../roles/dovecot/index.js";
 import { dkimKeys, opendkim, opendkimTemplateVars, parseResolvConf, type OpendkimVars } from "../../roles/opendkim/index.js";
 import { opendmarc, type OpendmarcVars } from "../../roles/opendmarc/index.js";
 import { postfixMilters, postfixTemplateVars } from "../../roles/postfix/index.js";
 import { siteRoles } from "../../roles/registry.js";
+import { loadRoleFixture, siteInput } from "./role-fixture.js";
 
 const os: OsRelease = { id: "debian", versionId: "12", codename: "bookworm", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [], arch: "amd64", kernel: "6.1.0" };
 const H = "{BLF-CRYPT}$2y$05$abcdefghijklmnopqrstuuIuMsBLHHi7JEo0/ra8WCIWGN6qK1SC.";
@@ -20,19 +20,12 @@ function vars(over: Record<string, unknown> = {}): any {
   return { ...defaults, base_hostname: "mx1", base_domain: "example.org", mailbox_users: [{ name: "alice", password_hash: H }], host: "mx1", os, ...over };
 }
 
-function steps(role: typeof opendkim | typeof opendmarc, v: any, resolv = "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"): Step[] {
-  const ctx = {
-    host: "mx1",
-    vars: v,
-    os,
-    fact: <T,>(r: FactRef<T>) => (r.fact.name === "command.output" ? resolv : (() => { throw new Error(`no fixture for ${r.fact.name}`); })()) as T,
-    template: (name: string, extra?: object) => render(role.name, name, { ...v, os, ...extra }),
-    ports: [],
-  };
-  for (const r of role.facts?.(v, os) ?? []) ctx.fact(r);
-  return (role.steps as (c: typeof ctx) => (Step | { flush: true; title: string })[])(ctx).filter((s): s is Step => !isFlush(s as never));
+/** A role's plan from its recorded Debian 12 fixture (mx1, example.test), with vars and facts changed by key. */
+function plan(role: typeof opendkim | typeof opendmarc, over: Record<string, unknown> = {}, fixture = "debian12-fresh", facts: Record<string, unknown> = {}) {
+  const fx = loadRoleFixture(role.name, fixture);
+  return planRole(role, siteInput({ ...fx, vars: { ...fx.vars, ...over }, facts: { ...fx.facts, ...facts } }));
 }
-const active = (s: Step[]) => s.filter((x) => x.when !== false).map((x) => x.title);
+const active = (p: RolePlan) => p.steps.filter((x) => x.status !== "skip").map((x) => x.title);
 
 describe("opendkim role", () => {
   it("runs before postfix in the site playbook, with opendmarc", () => {
@@ -46,15 +39,13 @@ describe("opendkim role", () => {
     expect(names.indexOf("certbot")).toBeGreaterThan(names.indexOf("dovecot"));
   });
   it("generates the RSA 2048 key only when it is missing (never regenerated), and declares it as secret state", () => {
-    const s = steps(opendkim, vars());
-    const gen = s.find((x) => /Generate the RSA 2048 DKIM key/.test(x.title))!;
-    const plan = gen.action.plan({ get: () => ({ type: "file" }), has: () => true } as never);
-    expect(plan.commands).toEqual([]);
-    const fresh = gen.action.plan({ get: () => null, has: () => true } as never);
+    const gen = (fixture: string) => plan(opendkim, {}, fixture).steps.find((x) => /Generate the RSA 2048 DKIM key/.test(x.title))!;
+    expect(gen("debian12-converged").commands).toEqual([]);
+    const fresh = gen("debian12-fresh");
     expect(fresh.commands[0]!.run).toContain("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048");
     expect(fresh.commands[0]!.run).toContain("umask 077");
     // generated in a root-only temp dir, installed (never chown/chmod through the opendkim-owned dir)
-    expect(fresh.commands[0]!.run).toMatch(/t=\$\(mktemp -d\).*-out "\$t"\/key .*install -m 600 -o opendkim -g opendkim "\$t"\/key '?\/etc\/opendkim\/keys\/example\.org\/mail\.private\.tmp'? && mv -f -T /);
+    expect(fresh.commands[0]!.run).toMatch(/t=\$\(mktemp -d\).*-out "\$t"\/key .*install -m 600 -o opendkim -g opendkim "\$t"\/key '?\/etc\/opendkim\/keys\/example\.test\/mail\.private\.tmp'? && mv -f -T /);
     expect(fresh.commands[0]!.run).not.toMatch(/chown|chmod/);
     expect(opendkim.state!(vars())).toEqual([expect.objectContaining({ path: "/etc/opendkim/keys", secret: true })]);
   });
@@ -92,7 +83,7 @@ describe("opendkim role", () => {
     expect(parseResolvConf("# x\nnameserver 192.0.2.53\n search x\n  nameserver ::1\n")).toEqual(["192.0.2.53", "::1"]);
   });
   it("disabled: only stops the service", () => {
-    expect(active(steps(opendkim, vars({ opendkim_enabled: false })))).toEqual(["Stop OpenDKIM (opendkim_enabled is false)"]);
+    expect(active(plan(opendkim, { opendkim_enabled: false }, "debian12-converged", { 'command.status:"systemctl is-enabled -q opendkim"': 0 }))).toEqual(["Stop OpenDKIM (opendkim_enabled is false)"]);
   });
 });
 
@@ -104,10 +95,8 @@ describe("opendmarc role", () => {
       expect(conf).toMatch(line);
     }
     expect(render("opendmarc", "opendmarc.conf", { ...v, opendmarc_reject_failures: false, fqdn: "x", ignore: [] })).toMatch(/^RejectFailures\s+false$/m);
-    const s = steps(opendmarc, vars({ opendmarc_ignore_hosts: ["192.0.2.0/24"] }));
-    const ignore = s.find((x) => /never checks/.test(x.title))!;
-    const p = ignore.action.plan({ get: () => null, has: () => true } as never);
-    expect(p.file?.after).toMatch(/^127\.0\.0\.1\n::1\n192\.0\.2\.0\/24$/m);
+    const ignore = plan(opendmarc, { opendmarc_ignore_hosts: ["192.0.2.0/24"] }).steps.find((x) => /never checks/.test(x.title))!;
+    expect(ignore.file?.after).toMatch(/^127\.0\.0\.1\n::1\n192\.0\.2\.0\/24$/m);
   });
 });
 

@@ -1,39 +1,43 @@
-/** The base role's plan from recorded facts (no host): swap only on small VMs, etc. */
+/**
+ * The base role's decisions, from the facts recorded on a fresh Debian 12 lab
+ * VM (tests/unit/fixtures/roles/base/debian12-fresh.json) with single facts
+ * changed by key: swap only on small VMs, the security archive only when
+ * missing, cloud-init's drop-in only with cloud-init.
+ */
 import { describe, expect, it } from "vitest";
-import { defaultValues } from "../../lib/defaults.js";
-import type { OsRelease } from "../../lib/facts/os.js";
-import type { FactRef } from "../../lib/facts/types.js";
-import { isFlush, type Step } from "../../lib/role.js";
-import { render } from "../../lib/template.js";
-import { base, type BaseVars } from "../../roles/base/index.js";
-import { baseDefaults } from "../../roles/base/defaults.js";
+import { planRole } from "../../lib/plan.js";
+import { base } from "../../roles/base/index.js";
+import { loadRoleFixture, siteInput } from "./role-fixture.js";
 
-const os: OsRelease = { id: "debian", versionId: "12", codename: "bookworm", prettyName: "Debian GNU/Linux 12 (bookworm)", idLike: [], arch: "amd64", kernel: "6.1.0" };
-const vars = { ...defaultValues(baseDefaults), base_hostname: "mx1", base_domain: "example.org" } as unknown as BaseVars;
+const fx = loadRoleFixture("base", "debian12-fresh");
+const SECURITY_SOURCE = Object.keys(fx.facts).find((k) => k.startsWith("command.status:") && k.includes("security\\\\.debian"))!;
+const CLOUD_CFG = 'file.stat:"/etc/cloud/cloud.cfg"';
+// The lab VMs are containers with plenty of RAM: a 1 GB VM (the Oracle micro) also reads these.
+const small = {
+  memory: { memTotalKb: 1_000_000, swapTotalKb: 0 },
+  "virt.container": "",
+  'systemd.unit:"systemd-timesyncd"': { load: "loaded", active: "inactive", sub: "dead", unitFile: "enabled", needDaemonReload: false },
+  'file.stat:"/swapfile"': null,
+  'command.status:"swapon --show=NAME --noheadings | grep -qx /swapfile"': 1,
+  'file.content:"/etc/fstab"': "# /etc/fstab\n",
+  'file.stat:"/etc/fstab"': { type: "file", mode: "0644", owner: "root", group: "root", size: 13, sha256: "x" },
+};
+const ABSENT_SECURITY_SOURCES = { 'file.stat:"/etc/apt/sources.list.d/mailstead-security.sources"': null };
 
-function plan(facts: Record<string, unknown>, v: BaseVars = vars): Step[] {
-  const ctx = {
-    host: "mx1",
-    vars: v,
-    os,
-    fact: <T,>(r: FactRef<T>) => {
-      if (!(r.fact.name in facts)) throw new Error(`test gave no ${r.fact.name}`);
-      return facts[r.fact.name] as T;
-    },
-    template: (name: string, extra?: object) => render("base", name, { ...v, os, ...extra }),
-    ports: [],
-  };
-  // every fact the role declares must be answerable
-  for (const r of base.facts!(v, os)) ctx.fact(r);
-  return base.steps(ctx).filter((s): s is Step => !isFlush(s));
+/** The plan with some facts changed (by key) or added; planRole fails on any fact neither holds. */
+function plan(facts: Record<string, unknown> = {}) {
+  return planRole(base, siteInput({ ...fx, facts: { ...fx.facts, ...facts } }));
 }
-const active = (steps: Step[]) => steps.filter((s) => s.when !== false).map((s) => s.title);
-
-const oracleMicro = { memory: { memTotalKb: 1_000_000, swapTotalKb: 0 }, "virt.container": "", "command.status": 0, "file.stat": null };
+const active = (facts: Record<string, unknown> = {}) => plan(facts).steps.filter((s) => s.status !== "skip").map((s) => s.title);
 
 describe("base role plan", () => {
+  it("the security-source and cloud-init facts are the ones the fixture recorded", () => {
+    expect(SECURITY_SOURCE).toBeDefined();
+    expect(fx.facts).toHaveProperty([CLOUD_CFG]);
+  });
+
   it("creates and enables a swap file on a 1 GB VM without swap", () => {
-    const titles = active(plan(oracleMicro));
+    const titles = active(small);
     expect(titles).toContain("Create /swapfile");
     expect(titles).toContain("Enable /swapfile at boot");
     expect(titles).toContain("Turn on /swapfile");
@@ -42,27 +46,24 @@ describe("base role plan", () => {
 
   it("leaves swap alone when there is enough RAM, swap exists, or in a container", () => {
     for (const f of [
-      { ...oracleMicro, memory: { memTotalKb: 4_000_000, swapTotalKb: 0 } },
-      { ...oracleMicro, memory: { memTotalKb: 1_000_000, swapTotalKb: 500_000 } },
-      { ...oracleMicro, "virt.container": "systemd-nspawn" },
+      { ...small, memory: { memTotalKb: 4_000_000, swapTotalKb: 0 } },
+      { ...small, memory: { memTotalKb: 1_000_000, swapTotalKb: 500_000 } },
+      { ...small, "virt.container": "systemd-nspawn" },
     ]) {
-      expect(active(plan(f)).filter((t) => t.includes("swapfile"))).toEqual([]);
+      expect(active(f).filter((t) => t.includes("swapfile"))).toEqual([]);
     }
-    expect(active(plan({ ...oracleMicro, "virt.container": "systemd-nspawn" }))).not.toContain("Run time synchronisation");
+    expect(active({ ...small, "virt.container": "systemd-nspawn" })).not.toContain("Run time synchronisation");
   });
 
   it("adds the security archive only when the sources lack it, and cloud-init's drop-in only with cloud-init", () => {
-    expect(active(plan(oracleMicro))).not.toContain("Add the Debian security archive");
-    expect(active(plan({ ...oracleMicro, "command.status": 1 }))).toContain("Add the Debian security archive");
-    expect(active(plan(oracleMicro))).not.toContain("Keep cloud-init from resetting the host name");
-    const withCloudInit = { ...oracleMicro, "file.stat": { type: "file", mode: "0644", owner: "root", group: "root", size: 1 } };
-    expect(active(plan(withCloudInit))).toContain("Keep cloud-init from resetting the host name");
+    expect(active({ [SECURITY_SOURCE]: 0 })).not.toContain("Add the Debian security archive");
+    expect(active({ [SECURITY_SOURCE]: 1, ...ABSENT_SECURITY_SOURCES })).toContain("Add the Debian security archive");
+    expect(active({ [CLOUD_CFG]: null })).not.toContain("Keep cloud-init from resetting the host name");
+    expect(active({ 'file.stat:"/etc/cloud/cloud.cfg.d/99-mailstead.cfg"': null, [CLOUD_CFG]: { type: "file", mode: "0644", owner: "root", group: "root", size: 1, sha256: "x" } })).toContain("Keep cloud-init from resetting the host name");
   });
 
-  it("renders the FQDN into /etc/hosts and /etc/mailname", () => {
-    const steps = plan(oracleMicro);
-    const hosts = steps.find((s) => s.title === "Map the FQDN in /etc/hosts")!;
-    const p = hosts.action.plan({ get: <T,>(r: FactRef<T>) => (r.fact.name === "file.content" ? "127.0.0.1\tlocalhost\n127.0.1.1\told\n" : { type: "file", mode: "0644", owner: "root", group: "root", size: 1, sha256: "x" }) as T });
-    expect(p.file?.after).toBe("127.0.0.1\tlocalhost\n127.0.1.1\tmx1.example.org mx1\n");
+  it("maps the FQDN in /etc/hosts, keeping the rest of the file", () => {
+    const hosts = plan({ 'file.content:"/etc/hosts"': "127.0.0.1\tlocalhost\n127.0.1.1\told\n" }).steps.find((s) => s.title === "Map the FQDN in /etc/hosts")!;
+    expect(hosts.file?.after).toBe("127.0.0.1\tlocalhost\n127.0.1.1\tmx1.example.test mx1\n");
   });
 });

@@ -5,9 +5,12 @@
  * the runner's planner (lib/plan.ts planRole) must make of them.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultValues } from "../../lib/defaults.js";
 import type { OsRelease } from "../../lib/facts/os.js";
+import type { FactReader, FactRef } from "../../lib/facts/types.js";
 import type { PlannedStep, RolePlan } from "../../lib/plan.js";
 import type { ContextInput } from "../../lib/plan.js";
 import { allSettings, siteRoles } from "../../roles/registry.js";
@@ -69,5 +72,26 @@ export function siteInput(fx: Pick<RoleFixture, "host" | "os" | "vars" | "facts"
     facts: fx.facts,
     ports: siteRoles.flatMap((r) => r.ports?.(vars) ?? []),
     ...(fx.sshPort !== undefined ? { sshPort: fx.sshPort } : {}),
+  };
+}
+
+/** One recorded fixture, e.g. loadRoleFixture("base", "debian12-fresh"). */
+export function loadRoleFixture(role: string, name: string): RoleFixture {
+  return JSON.parse(readFileSync(join(FIXTURE_DIR, role, `${name}.json`), "utf8")) as RoleFixture;
+}
+
+/**
+ * A fact reader over recorded facts that answers "absent" for a file, user or group, and
+ * "fails" for a command status, the fixture never recorded (vars changed a path): for tests
+ * that change vars and only care about the steps, never for the fixture test itself.
+ */
+export function lenientFacts(facts: Record<string, unknown>): FactReader {
+  return {
+    get<T>(r: FactRef<T>): T {
+      if (Object.hasOwn(facts, r.key)) return facts[r.key] as T;
+      if (["file.stat", "file.content", "user", "group"].includes(r.fact.name)) return null as T;
+      if (r.fact.name === "command.status") return 1 as T;
+      throw new Error(`fact ${r.key} was not gathered`);
+    },
   };
 }

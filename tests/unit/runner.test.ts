@@ -44,7 +44,6 @@ function demoRole(d: string, content: string, extra: Partial<Role> = {}): Role {
   const log = join(d, "handler.log");
   return {
     name: "demo",
-    description: "test role",
     settings: {},
     steps: () => [
       { title: "create conf dir", action: directory({ path: join(d, "etc"), mode: "0755" }) },
@@ -104,7 +103,6 @@ describe("runner", () => {
     const role = demoRole(dir, "new\n", {});
     const kvRole: Role = {
       name: "kv",
-      description: "",
       settings: {},
       steps: () => [{ title: "edit kv", action: keyValue({ path: join(dir, "etc/kv.conf"), settings: { key: "new" }, backupDir: join(dir, "backup") }) }],
     };
@@ -131,7 +129,6 @@ describe("runner", () => {
     const secret = "hunter2-very-secret";
     const role: Role = {
       name: "s",
-      description: "",
       settings: {},
       steps: () => [
         { title: "write key", action: file({ path: join(dir, "key.pem"), content: `KEY ${secret}\n`, mode: "0600", sensitive: true }) },
@@ -156,7 +153,6 @@ describe("runner", () => {
     mkdirSync(d2);
     const role = (d: string, fail: boolean): Role => ({
       name: "r",
-      description: "",
       settings: {},
       steps: () => [
         { title: "write", action: file({ path: join(d, "x"), content: "x\n" }), notify: "h" },
@@ -185,7 +181,6 @@ describe("runner", () => {
     writeFileSync(join(dir, "svc.conf"), "good\n");
     const role: Role = {
       name: "v",
-      description: "",
       settings: {},
       steps: () => [{ title: "write", action: file({ path: join(dir, "svc.conf"), content: "bad\n", validate: "grep -q good %s", backupDir: join(dir, "b") }) }],
     };
@@ -209,7 +204,6 @@ describe("runner", () => {
   it("skips steps whose condition is false and reports unknown handlers", async () => {
     const role: Role = {
       name: "c",
-      description: "",
       settings: {},
       steps: () => [{ title: "off", action: file({ path: join(dir, "off"), content: "" }), when: false }],
     };
@@ -226,7 +220,6 @@ describe("runner", () => {
     const log = join(dir, "log");
     const role: Role = {
       name: "f",
-      description: "",
       settings: {},
       steps: () => [
         { title: "one", action: file({ path: join(dir, "one"), content: "1\n" }), notify: "h" },
@@ -243,7 +236,6 @@ describe("runner", () => {
     for (const check of [true, false]) {
       const role: Role = {
         name: "r",
-        description: "",
         settings: {},
         steps: () => [
           { title: "refuse an unsupported Dovecot", action: refuse("mailstead: dovecot-core 2.5 is neither 2.3 nor 2.4") },

@@ -26,7 +26,6 @@ const settings = defineDefaults("w", {
 
 const role: Role<{ w_dir: string; w_strict: boolean }> = {
   name: "w",
-  description: "",
   settings,
   steps: (ctx) => [
     {

@@ -1,5 +1,7 @@
 /**
- * Regression tests for the engine review: each case failed before its fix.
+ * The engine against a real shell on this machine (LocalTransport, no VM):
+ * quoting round trips, fact batches, uploads and their temp files, secrets
+ * masking, handler order, validators. Each case once failed.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +19,7 @@ import { TimeoutError } from "../../lib/errors.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "mailstead-fix-"));
 const host = () => new Host("h", {}, new LocalTransport(30_000));
-const role = (steps: Role["steps"], handlers?: Role["handlers"]): Role => ({ name: "r", description: "", settings: {}, steps, ...(handlers ? { handlers } : {}) });
+const role = (steps: Role["steps"], handlers?: Role["handlers"]): Role => ({ name: "r", settings: {}, steps, ...(handlers ? { handlers } : {}) });
 
 describe("shell quoting", () => {
   it("round-trips awkward strings through sh -c", async () => {
