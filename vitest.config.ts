@@ -1,9 +1,16 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+
+// Unit tests converge `connection: local` hosts on this machine: mailstead's own host state
+// (pending handlers) goes to a temp dir, never to this machine's /var/lib/mailstead.
+const unitStateDir = mkdtempSync(join(tmpdir(), "mailstead-state-"));
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], environment: "node" } },
+      { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], environment: "node", env: { MAILSTEAD_STATE_DIR: unitStateDir } } },
       {
         test: {
           name: "e2e",

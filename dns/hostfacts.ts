@@ -1,9 +1,10 @@
 /**
- * The facts dns.ts and verify.ts read from a host over SSH, in one command:
- * its global addresses and the public halves of its DKIM keys. The parser is
- * pure (unit-tested with fixtures).
+ * The facts dns.ts and verify.ts read from a host, as engine facts (lib/facts),
+ * gathered in one round trip like a role's: its global addresses and the
+ * public halves of its DKIM keys. Parsers are pure (unit-tested).
  */
 import { BlockList, isIPv4, isIPv6 } from "node:net";
+import type { Fact } from "../lib/facts/types.js";
 import { quote } from "../lib/shell.js";
 import type { DkimPublicKey, HostFacts } from "./records.js";
 
@@ -13,16 +14,36 @@ export interface KeySpec {
   path: string;
 }
 
-/** One shell command printing `addr <ip/prefix>` lines and `dkim <selector> <algorithm> <base64 DER | missing>` lines. */
-export function hostFactsCommand(keys: KeySpec[]): string {
-  const parts = [`ip -o addr show scope global 2>/dev/null | awk '{print "addr " $4}'`];
-  for (const k of keys) {
-    parts.push(
-      `if test -f ${quote(k.path)}; then echo "dkim ${k.selector} ${k.algorithm} $(openssl pkey -in ${quote(k.path)} -pubout -outform DER 2>/dev/null | base64 -w0)"; else echo "dkim ${k.selector} ${k.algorithm} missing"; fi`,
-    );
-  }
-  return parts.join("; ");
+export interface HostAddresses {
+  ipv4: string[];
+  ipv6: string[];
+  /** Private, CGNAT, link-local addresses the host has (never published: NAT needs dns_public_*). */
+  privateAddresses: string[];
 }
+
+/** The host's global addresses (`ip -o addr show scope global`), split into public v4/v6 and the rest. */
+export const hostAddresses: Fact<HostAddresses> = {
+  name: "net.addresses",
+  command: () => `ip -o addr show scope global 2>/dev/null | awk '{print $4}'`,
+  parse(stdout) {
+    const out: HostAddresses = { ipv4: [], ipv6: [], privateAddresses: [] };
+    for (const line of stdout.split("\n")) {
+      const ip = line.trim().replace(/\/\d+$/, "");
+      if (!ip) continue;
+      if (!isPublicAddress(ip)) out.privateAddresses.push(ip);
+      else if (isIPv4(ip)) out.ipv4.push(ip);
+      else if (isIPv6(ip)) out.ipv6.push(ip);
+    }
+    return out;
+  },
+};
+
+/** The public half of a private key file, SubjectPublicKeyInfo DER in base64; null when the file is missing. */
+export const publicKeyDer: Fact<string | null, string> = {
+  name: "key.public_der",
+  command: (path) => `if test -f ${quote(path)}; then openssl pkey -in ${quote(path)} -pubout -outform DER 2>/dev/null | base64 -w0; else echo missing; fi`,
+  parse: (stdout) => (stdout.trim() === "missing" || stdout.trim() === "" ? null : stdout.trim()),
+};
 
 const notPublic = new BlockList();
 for (const [net, len] of [["10.0.0.0", 8], ["172.16.0.0", 12], ["192.168.0.0", 16], ["100.64.0.0", 10], ["169.254.0.0", 16], ["127.0.0.0", 8]] as const) notPublic.addSubnet(net, len, "ipv4");
@@ -42,19 +63,13 @@ export function dkimPValue(algorithm: "rsa" | "ed25519", spkiBase64: string): st
   return Buffer.from(spkiBase64, "base64").subarray(-32).toString("base64");
 }
 
-export function parseHostFacts(out: string): HostFacts & { missingKeys: string[]; privateAddresses: string[] } {
-  const facts = { ipv4: [] as string[], ipv6: [] as string[], dkim: [] as DkimPublicKey[], missingKeys: [] as string[], privateAddresses: [] as string[] };
-  for (const line of out.split("\n")) {
-    const [kind, a, b, c] = line.trim().split(/\s+/);
-    if (kind === "addr" && a) {
-      const ip = a.replace(/\/\d+$/, "");
-      if (!isPublicAddress(ip)) facts.privateAddresses.push(ip);
-      else if (isIPv4(ip)) facts.ipv4.push(ip);
-      else if (isIPv6(ip)) facts.ipv6.push(ip);
-    } else if (kind === "dkim" && a && (b === "rsa" || b === "ed25519")) {
-      if (!c || c === "missing") facts.missingKeys.push(a);
-      else facts.dkim.push({ selector: a, algorithm: b, publicKey: dkimPValue(b, c) });
-    }
-  }
-  return facts;
+/** The records' host facts from the gathered facts: public addresses and the DKIM p= values (and what is missing). */
+export function hostFacts(addresses: HostAddresses, keys: (KeySpec & { der: string | null })[]): HostFacts & { missingKeys: string[]; privateAddresses: string[] } {
+  return {
+    ipv4: addresses.ipv4,
+    ipv6: addresses.ipv6,
+    privateAddresses: addresses.privateAddresses,
+    dkim: keys.filter((k) => k.der !== null).map((k) => ({ selector: k.selector, algorithm: k.algorithm, publicKey: dkimPValue(k.algorithm, k.der!) })),
+    missingKeys: keys.filter((k) => k.der === null).map((k) => k.selector),
+  };
 }

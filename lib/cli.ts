@@ -39,7 +39,7 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
-const defaultIo = (): CliIo => ({
+export const defaultIo = (): CliIo => ({
   out: (l) => process.stdout.write(`${l}\n`),
   err: (l) => process.stderr.write(`${l}\n`),
   stdout: process.stdout,
@@ -67,15 +67,7 @@ export function parseSiteArgs(argv: string[], name = "site"): SiteOptions {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: (s) => process.stdout.write(s) })
     .allowExcessArguments(false);
-  try {
-    program.parse(argv, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") throw new HelpShown();
-      throw new UsageError(`${e.message.replace(/^error: /, "")}\nusage: npx tsx playbooks/${name}.ts -i inventory/hosts.yml [--check] [--diff] [--limit NAME|GROUP] [--tags ROLE,...] [--json FILE] [--accept-new-host-keys]`);
-    }
-    throw e;
-  }
+  parseCommand(program, argv, `npx tsx playbooks/${name}.ts -i inventory/hosts.yml [--check] [--diff] [--limit NAME|GROUP] [--tags ROLE,...] [--json FILE] [--accept-new-host-keys]`);
   const o0 = program.opts<{ json?: string }>();
   if (o0.json) {
     // Fail now, before any host is touched, not after the run when the report would be lost.
@@ -100,7 +92,55 @@ export function parseSiteArgs(argv: string[], name = "site"): SiteOptions {
   };
 }
 
+/** --help was shown: exit 0 with nothing else done. */
 class HelpShown extends Error {}
+
+/**
+ * Parse argv into a commander program (built with .exitOverride()): --help
+ * ends the playbook with 0, a bad argument is a UsageError (exit 2) with the usage.
+ */
+export function parseCommand(program: Command, argv: string[], usage: string): void {
+  try {
+    program.parse(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") throw new HelpShown();
+      throw new UsageError(`${e.message.replace(/^error: /, "")}\nusage: ${usage}`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * The one place an exit code is decided, for every playbook: the body's own
+ * code (0 done, 1 something failed on a host), 0 after --help, 2 for bad input
+ * (flags, inventory, secrets: InputError, found before any host is touched),
+ * a MailsteadError's own code, 1 with the stack for anything unexpected.
+ */
+export async function withExitCode(io: Pick<CliIo, "err" | "stdout" | "env">, body: () => Promise<number>): Promise<number> {
+  const c = colors(colorEnabled(io.stdout, io.env));
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof HelpShown) return 0;
+    if (e instanceof InputError) {
+      io.err(c.red(`error: ${e.message}`));
+      return 2;
+    }
+    if (e instanceof MailsteadError) {
+      io.err(c.red(`error: ${e.message}`));
+      return e.exitCode;
+    }
+    io.err(c.red(`internal error: ${(e as Error).stack ?? String(e)}`));
+    return 1;
+  }
+}
+
+/** Run a playbook's main when its file is the script node started; the process exits with its code. */
+export function runAsScript(url: string, main: (argv: string[]) => Promise<number>): void {
+  if (url !== `file://${process.argv[1]}`) return;
+  void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}
 
 export function selectRoles(roles: Role[], tags?: string[]): Role[] {
   if (!tags?.length) return roles;
@@ -120,7 +160,7 @@ export async function runPlaybook(
   io: CliIo = defaultIo(),
 ): Promise<number> {
   const c = colors(colorEnabled(io.stdout, io.env));
-  try {
+  return withExitCode(io, async () => {
     const opts = parseSiteArgs(argv, playbook.name);
     const roles = selectRoles(playbook.roles, opts.tags);
     const inv = loadInventory(opts.inventory, { settings: playbook.settings, roles: playbook.roles, env: io.env });
@@ -164,17 +204,5 @@ export async function runPlaybook(
       }
     }
     return outcome.summaries.some((s) => s.failed > 0) ? 1 : 0;
-  } catch (e) {
-    if (e instanceof HelpShown) return 0;
-    if (e instanceof InputError) {
-      io.err(c.red(`error: ${e.message}`));
-      return 2;
-    }
-    if (e instanceof MailsteadError) {
-      io.err(c.red(`error: ${e.message}`));
-      return e.exitCode;
-    }
-    io.err(c.red(`internal error: ${(e as Error).stack ?? String(e)}`));
-    return 1;
-  }
+  });
 }

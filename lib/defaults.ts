@@ -22,6 +22,11 @@ export interface Setting<T = unknown> {
    * (lib/formats.ts). "" is "not set" and is left to the schema.
    */
   format?: Format;
+  /**
+   * Names this setting had before (renamed, or moved from another role): an
+   * inventory that still uses one loads, with a warning naming the new name.
+   */
+  formerly?: string[];
 }
 
 export type Settings = Record<string, Setting>;

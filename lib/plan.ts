@@ -32,19 +32,37 @@ function reader(f: FactReader | Record<string, unknown>): FactReader {
 export function roleContext(role: Role, input: ContextInput): RoleContext {
   const facts = reader(input.facts);
   const { vars, host, os } = input;
+  // One room per setting: a template sees its role's settings and the ones it declares it reads.
+  const seen = templateVars(role, vars);
   return {
     host,
     vars,
     os,
     fact: (r) => facts.get(r),
-    template: (name, extra) => render(role.name, name, { ...vars, host, os, ...extra }),
+    template: (name, extra) => render(role.name, name, { ...seen, host, os, ...extra }),
     ports: input.ports ?? [],
     ...(input.sshPort !== undefined ? { sshPort: input.sshPort } : {}),
   };
 }
 
-/** The role's steps and handlers in a context, with every notify checked against the handlers. */
+/** The vars a role's templates see: its own settings and those it declares in `reads`. */
+export function templateVars(role: Role, vars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of [...Object.keys(role.settings), ...Object.keys(role.reads ?? {})]) if (Object.hasOwn(vars, k)) out[k] = vars[k];
+  return out;
+}
+
+/** Whether a role is switched off by its `<role>_enabled` setting (see RoleSwitch). */
+export function switchedOff(role: Role, vars: Record<string, unknown>): boolean {
+  return role.switch !== undefined && vars[role.switch.setting] === false;
+}
+
+/**
+ * The role's steps and handlers in a context, with every notify checked against the handlers.
+ * A role switched off gives its `off` steps and no handlers.
+ */
 export function roleSteps(role: Role, ctx: RoleContext): { steps: (Step | FlushStep)[]; handlers: Handler[] } {
+  if (switchedOff(role, ctx.vars)) return { steps: role.switch!.off?.(ctx) ?? [], handlers: [] };
   const steps = role.steps(ctx);
   const handlers = role.handlers?.(ctx) ?? [];
   for (const s of steps) {
@@ -58,6 +76,7 @@ export function roleSteps(role: Role, ctx: RoleContext): { steps: (Step | FlushS
 
 /** Every fact a role reads before planning (Role.facts) and while planning (its steps' actions). */
 export function roleFacts(role: Role, vars: Record<string, unknown>, os: OsRelease): FactRef[] {
+  if (switchedOff(role, vars)) return [];
   return role.facts?.(vars, os) ?? [];
 }
 

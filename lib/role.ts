@@ -63,7 +63,12 @@ export interface VerifyContext<V = Record<string, unknown>> {
   host: string;
   vars: V;
   os: OsRelease;
-  /** Run a read-only command on the host (fresh, not cached). */
+  /** A fact the role declared in `verifyFacts`, read after the role converged (batched with the other roles'). */
+  fact<T>(r: FactRef<T>): T;
+  /**
+   * Run a read-only command on the host (fresh, not cached): only for probes
+   * that talk to a service (a TLS handshake), never to read state a fact reads.
+   */
   run(command: string): Promise<RunResult>;
 }
 
@@ -100,8 +105,32 @@ export interface ValidateContext {
   loginUser: string;
 }
 
+/**
+ * A role's on/off switch: the boolean setting `<role>_enabled`. One meaning for every role:
+ * off, the role's own steps and verify do not run; `off` steps run instead (stop and disable
+ * its service; files and state stay, so switching it back on restores it). A role whose
+ * switch is a security decision (the firewall, fail2ban) says why in `security`: the run
+ * reports a warning for it every time, check mode included.
+ * Settings named `<role>_<feature>_enabled` are features of a role that is on, not switches.
+ */
+export interface RoleSwitch<V = any> {
+  /** The boolean setting, always `<role>_enabled`. */
+  setting: string;
+  /** What is left unprotected when off: shown as a warning on every run. */
+  security?: string;
+  /** Steps run when off (default: none). */
+  off?(ctx: RoleContext<V>): Step[];
+}
+
 export interface Role<V = any> {
   name: string;
+  /**
+   * Settings of other roles this role's templates render, each with why (templates see the
+   * role's own settings, these, and what a step passes in; nothing else).
+   */
+  reads?: Record<string, string>;
+  /** The role's on/off switch (see RoleSwitch). */
+  switch?: RoleSwitch<V>;
   settings: Settings;
   /** Facts the step list depends on; gathered in one batch before `steps`. */
   facts?(vars: V, os: OsRelease): FactRef[];
@@ -121,8 +150,10 @@ export interface Role<V = any> {
    * host's state belong in a step whose plan returns `Plan.error` (refuse()).
    */
   validate?(vars: V, ctx: ValidateContext): RoleProblem[];
+  /** Facts `verify` reads: gathered in one round trip with every later role's (fresh after any change). */
+  verifyFacts?(vars: V, os: OsRelease): FactRef[];
   /** Checks against the live host after the role converged. */
-  verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]>;
+  verify?(ctx: VerifyContext<V>): Promise<VerifyCheck[]> | VerifyCheck[];
 }
 
 export function defineRole<V>(role: Role<V>): Role<V> {

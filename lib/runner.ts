@@ -14,7 +14,10 @@ import { ref, type FactRef } from "./facts/types.js";
 import type { Host } from "./host.js";
 import type { Action, Plan } from "./operations/types.js";
 import { isFlush, type Handler, type Role, type RoleContext, type Step, type FlushStep } from "./role.js";
-import { roleContext, roleFacts, roleSteps } from "./plan.js";
+import { posix } from "node:path";
+import { DEFAULT_STATE_DIR, pendingHandlers, pendingPath, type PendingHandler } from "./facts/pending.js";
+import { quote } from "./shell.js";
+import { roleContext, roleFacts, roleSteps, switchedOff } from "./plan.js";
 
 /** "warning": a step or check that did not succeed but does not fail the host (Step.onError "warn", VerifyCheck.warn). */
 export type StepStatus = "ok" | "changed" | "failed" | "skipped" | "warning";
@@ -72,6 +75,8 @@ export interface RunOptions {
   noVerify?: boolean;
   /** Every role of the playbook, also those not selected by --tags (for Role.ports). Default: the roles run. */
   playbookRoles?: Role[];
+  /** Where mailstead keeps state on the hosts (pending handlers). Default /var/lib/mailstead. */
+  stateDir?: string;
 }
 
 export interface RunOutcome {
@@ -124,14 +129,54 @@ class HostRun {
     return red;
   }
 
+  /** Handlers an earlier, failed run notified and never ran (persisted on the host). */
+  private earlier: PendingHandler[] = [];
+
+  private get stateDir(): string {
+    // MAILSTEAD_STATE_DIR: the unit tests run real commands on this machine and keep their state in a temp dir.
+    return this.opts.stateDir ?? process.env.MAILSTEAD_STATE_DIR ?? DEFAULT_STATE_DIR;
+  }
+
   async run(): Promise<void> {
     const osRef = ref(osRelease, undefined);
-    await this.host.gather([osRef]);
+    const pendingRef = ref(pendingHandlers, this.stateDir);
+    await this.host.gather([osRef, pendingRef]);
     this.os = this.host.get(osRef);
+    this.earlier = this.host.get(pendingRef);
+    await this.prefetch();
     for (const role of this.roles) {
       if (this.failed) break;
       await this.runRole(role);
     }
+  }
+
+  /**
+   * Read what every role will read, in two round trips instead of a few per role: first what
+   * the roles' plans and verifies depend on (vars only), then the facts of every role's steps
+   * and handlers. A run that changes nothing needs no other fact round trip; after a change
+   * the cache is dropped and each role gathers again as it goes.
+   */
+  private async prefetch(): Promise<void> {
+    const vars = this.host.vars;
+    const live = this.roles.filter((r) => !switchedOff(r, vars));
+    const verifying = !this.opts.check && !this.opts.noVerify;
+    // Best effort: a fact that fails here fails again, in its role's turn, with that role's error.
+    const gather = (refs: FactRef[]) => this.host.gather(refs).catch(() => {});
+    await gather([
+      ...this.roles.flatMap((r) => roleFacts(r, vars, this.os)),
+      ...(verifying ? live.flatMap((r) => r.verifyFacts?.(vars, this.os) ?? []) : []),
+    ]);
+    const wanted: FactRef[] = [];
+    for (const role of this.roles) {
+      try {
+        const { steps, handlers } = roleSteps(role, this.context(role));
+        for (const s of steps) if (!isFlush(s) && s.when !== false) wanted.push(...s.action.facts);
+        for (const h of handlers) wanted.push(...h.action.facts);
+      } catch {
+        // A role that cannot build its steps yet fails in its own turn, with its own error.
+      }
+    }
+    await gather(wanted);
   }
 
   private context(role: Role): RoleContext {
@@ -148,13 +193,24 @@ class HostRun {
   private async runRole(role: Role): Promise<void> {
     await this.host.gather(roleFacts(role, this.host.vars, this.os));
     const { steps, handlers } = roleSteps(role, this.context(role));
+    const off = switchedOff(role, this.host.vars);
+    const warnOff = off && role.switch!.security !== undefined;
+    const offTitle = `${role.switch?.setting} is false: ${role.name} is switched off`;
     // Reporters get one title per result they will receive (a flush yields none of its own).
-    this.opts.events?.roleStart?.(this.host.name, role.name, steps.filter((s) => !isFlush(s)).map((s) => s.title));
+    this.opts.events?.roleStart?.(this.host.name, role.name, [...(warnOff ? [offTitle] : []), ...steps.filter((s) => !isFlush(s)).map((s) => s.title)]);
+    if (warnOff) {
+      // A security decision: said on every run, loudly, and counted in the recap's warnings.
+      this.emit({ host: this.host.name, role: role.name, title: offTitle, kind: "step", status: "warning", durationMs: 0, commands: [], reasons: [], error: { message: role.switch!.security! } });
+    }
     const notified = new Set<string>();
+    // Handlers a failed run notified: they run at this role's end (or flush), and say why.
+    const earlier = new Set(this.earlier.filter((p) => p.role === role.name && handlers.some((h) => h.name === p.handler)).map((p) => p.handler));
+    for (const n of earlier) notified.add(n);
+    const persisted = new Set(earlier);
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
       if (isFlush(s)) {
-        await this.runHandlers(role, handlers, notified);
+        await this.runHandlers(role, handlers, notified, earlier);
         if (this.failed) return;
         continue;
       }
@@ -166,20 +222,55 @@ class HostRun {
         this.pending = handlers.filter((h) => notified.has(h.name)).map((h) => h.name);
         return;
       }
-      if (changed) for (const n of [s.notify ?? []].flat()) notified.add(n);
+      if (changed) {
+        const fresh = [s.notify ?? []].flat().filter((n) => !persisted.has(n));
+        for (const n of [s.notify ?? []].flat()) notified.add(n);
+        // Persist them before going on: if a later step fails, the next run still runs them.
+        if (fresh.length && !this.opts.check) {
+          if (!(await this.persist(role, fresh))) return;
+          for (const n of fresh) persisted.add(n);
+        }
+      }
     }
-    await this.runHandlers(role, handlers, notified);
+    await this.runHandlers(role, handlers, notified, earlier);
     if (this.failed) return;
-    if (role.verify && !this.opts.check && !this.opts.noVerify) await this.runVerify(role);
+    if (role.verify && !off && !this.opts.check && !this.opts.noVerify) await this.runVerify(role);
     this.opts.events?.roleEnd?.(this.host.name, role.name);
   }
 
-  private async runHandlers(role: Role, handlers: Handler[], notified: Set<string>): Promise<void> {
+  /** Write the pending markers of these handlers; a failure fails the host (nothing else ran). */
+  private async persist(role: Role, names: string[]): Promise<boolean> {
+    const dir = posix.join(this.stateDir, "pending");
+    const writes = names.map((n) => `printf '%s\n%s\n' ${quote(role.name)} ${quote(n)} > ${quote(pendingPath(this.stateDir, { role: role.name, handler: n }))}`);
+    try {
+      await this.host.exec({ run: [`mkdir -p ${quote(dir)}`, ...writes].join(" && ") });
+      return true;
+    } catch (e) {
+      this.failed = true;
+      this.emit({ host: this.host.name, role: role.name, title: "remember the notified handlers", kind: "handler", status: "failed", durationMs: 0, commands: [], reasons: [], error: { message: (e as Error).message } });
+      return false;
+    }
+  }
+
+  private async runHandlers(role: Role, handlers: Handler[], notified: Set<string>, earlier: Set<string>): Promise<void> {
     for (let i = 0; i < handlers.length; i++) {
       const h = handlers[i]!;
       if (!notified.has(h.name)) continue;
       notified.delete(h.name);
-      await this.runStep(role, { title: h.name, action: h.action }, "handler", h.action.facts);
+      const action: Action = earlier.has(h.name)
+        ? { ...h.action, plan: (f) => { const p = h.action.plan(f); return { ...p, reasons: [...p.reasons, "notified by an earlier run that failed before it ran"] }; } }
+        : h.action;
+      await this.runStep(role, { title: h.name, action }, "handler", h.action.facts);
+      // Cleared only once the handler succeeded.
+      if (!this.failed && !this.opts.check) {
+        try {
+          await this.host.exec({ run: `rm -f ${quote(pendingPath(this.stateDir, { role: role.name, handler: h.name }))}` });
+        } catch (e) {
+          this.failed = true;
+          this.emit({ host: this.host.name, role: role.name, title: `forget the pending ${h.name}`, kind: "handler", status: "failed", durationMs: 0, commands: [], reasons: [], error: { message: (e as Error).message } });
+        }
+      }
+      earlier.delete(h.name);
       if (this.failed) {
         this.pending = handlers.slice(i + 1).filter((x) => notified.has(x.name)).map((x) => x.name);
         return;
@@ -259,10 +350,15 @@ class HostRun {
     const started = performance.now();
     const base = { host: this.host.name, role: role.name, kind: "verify" as const, commands: [], reasons: [] };
     try {
+      // This role's verify facts and every later role's, in one round trip: on a run that
+      // changes nothing after this point, the later verifies read the same batch.
+      const later = this.roles.slice(this.roles.indexOf(role)).filter((r) => !switchedOff(r, this.host.vars));
+      await this.host.gather(later.flatMap((r) => r.verifyFacts?.(this.host.vars, this.os) ?? []));
       const checks = await role.verify!({
         host: this.host.name,
         vars: this.host.vars,
         os: this.os,
+        fact: (r) => this.host.get(r),
         run: (c) => this.host.run(c),
       });
       const each = Math.round(((performance.now() - started) / Math.max(checks.length, 1)) * 10) / 10;

@@ -9,7 +9,7 @@
  * lines by design is written `{{{value}}}` in the template, and its setting
  * says why that is safe.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
@@ -140,9 +140,7 @@ export function renderString(source: string, vars: object, name = "<inline>"): s
   let entry = cache.get(source);
   if (!entry) {
     try {
-      const guarded = hb.parse(source);
-      oneValueOneLine(guarded, source);
-      entry = { fn: hb.compile(guarded, { strict: true, noEscape: true }), ast: hb.parse(source) };
+      entry = { fn: compileGuarded(source), ast: hb.parse(source) };
     } catch (e) {
       throw new TemplateError(`template ${name}: ${(e as Error).message}`, { cause: e });
     }
@@ -159,8 +157,35 @@ export function renderString(source: string, vars: object, name = "<inline>"): s
   }
 }
 
+/** Compile a template source with the one-value-one-line guard (for partials too). */
+function compileGuarded(source: string): HandlebarsTemplateDelegate {
+  const guarded = hb.parse(source);
+  oneValueOneLine(guarded, source);
+  return hb.compile(guarded, { strict: true, noEscape: true });
+}
+
+const partialDirs = new Set<string>();
+
+/**
+ * Partials: templates/<role>/_<name>.hbs is `{{> <role>/<name>}}` in that role's templates
+ * (text two templates share, e.g. Dovecot 2.3's and 2.4's). Guarded like any template.
+ */
+function registerPartials(dir: string, role: string): void {
+  const key = join(dir, role);
+  if (partialDirs.has(key)) return;
+  partialDirs.add(key);
+  let files: string[] = [];
+  try {
+    files = readdirSync(key).filter((f) => f.startsWith("_") && f.endsWith(".hbs"));
+  } catch {
+    return;
+  }
+  for (const f of files) hb.registerPartial(`${role}/${f.slice(1, -4)}`, compileGuarded(readFileSync(join(key, f), "utf8")));
+}
+
 /** Render templates/<role>/<name>.hbs. */
 export function render(role: string, name: string, vars: object, dir = TEMPLATES_DIR): string {
+  registerPartials(dir, role);
   const file = join(dir, role, name.endsWith(".hbs") ? name : `${name}.hbs`);
   let source: string;
   try {

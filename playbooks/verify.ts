@@ -11,8 +11,9 @@ import { isIP } from "node:net";
 import { colorEnabled, colors } from "../lib/report/colors.js";
 import { quote } from "../lib/shell.js";
 import { runChecks, type CheckResult, type OutboundProbe } from "../dns/checks.js";
-import { gatherHost } from "../dns/gather.js";
-import { loadHostsOrReport, parseArgv, runAsScript } from "../dns/playbook.js";
+import { gatherHost, loadHosts } from "../dns/gather.js";
+import { UsageError } from "../lib/errors.js";
+import { defaultIo, parseCommand, runAsScript, withExitCode, type CliIo } from "../lib/cli.js";
 import { nodeResolver } from "../dns/resolver.js";
 import type { Transport } from "../lib/transport/types.js";
 import { CA_BUNDLE } from "../roles/certbot/index.js";
@@ -46,59 +47,59 @@ export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
   };
 }
 
-export async function verifyMain(argv: string[], out = (s: string) => process.stdout.write(s), err = (s: string) => process.stderr.write(s)): Promise<number> {
-  const program = new Command("verify")
-    .description("Check the live DNS against what each mail host needs")
-    .requiredOption("-i, --inventory <file>", "inventory YAML file")
-    .option("--resolver <ip>", "ask this DNS server instead of the system's resolvers")
-    .option("--json", "print the results as JSON", false)
-    .option("--limit <names>", "only these hosts or groups (comma-separated)")
-    .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
-    .option("--no-certificates", "skip the checks of the certificate served on 25, 465, 587 and 993")
-    .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
-    .exitOverride()
-    .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
-    .allowExcessArguments(false);
-  const parsed = parseArgv(program, argv, "npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]", err);
-  if (parsed !== undefined) return parsed;
-  const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean }>();
-  if (o.resolver && !isIP(o.resolver)) {
-    err(`error: --resolver ${o.resolver}: not an IP address\n`);
-    return 2;
-  }
-  const loaded = loadHostsOrReport(o.inventory, o.limit, err);
-  if (!loaded) return 2;
-  const c = colors(colorEnabled(process.stdout, process.env));
-  const dns = nodeResolver(o.resolver);
-  const all: (CheckResult & { host: string })[] = [];
-  for (const spec of loaded.hosts) {
-    let results: CheckResult[];
-    try {
-      const g = await gatherHost(spec, o.acceptNewHostKeys);
-      for (const w of g.warnings) err(`warning: ${w}\n`);
+export async function verifyMain(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const out = (s: string) => void io.stdout.write(s);
+  const err = (s: string) => io.err(s.replace(/\n$/, ""));
+  return withExitCode(io, async () => {
+    const program = new Command("verify")
+      .description("Check the live DNS against what each mail host needs")
+      .requiredOption("-i, --inventory <file>", "inventory YAML file")
+      .option("--resolver <ip>", "ask this DNS server instead of the system's resolvers")
+      .option("--json", "print the results as JSON", false)
+      .option("--limit <names>", "only these hosts or groups (comma-separated)")
+      .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
+      .option("--no-certificates", "skip the checks of the certificate served on 25, 465, 587 and 993")
+      .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
+      .exitOverride()
+      .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
+      .allowExcessArguments(false);
+    parseCommand(program, argv, "npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]");
+    const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean }>();
+    if (o.resolver && !isIP(o.resolver)) throw new UsageError(`--resolver ${o.resolver}: not an IP address`);
+    const loaded = loadHosts(o.inventory, o.limit, io.env);
+    for (const w of loaded.warnings) err(`warning: ${w}\n`);
+    const c = colors(colorEnabled(io.stdout, io.env));
+    const dns = nodeResolver(o.resolver);
+    const all: (CheckResult & { host: string })[] = [];
+    for (const spec of loaded.hosts) {
+      let results: CheckResult[];
       try {
-        results = await runChecks({ host: g.input, dns, ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
-        if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
-      } finally {
-        await g.transport.close();
+        const g = await gatherHost(spec, o.acceptNewHostKeys);
+        for (const w of g.warnings) err(`warning: ${w}\n`);
+        try {
+          results = await runChecks({ host: g.input, dns, ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
+          if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
+        } finally {
+          await g.transport.close();
+        }
+      } catch (e) {
+        results = [{ check: "host", record: spec.name, status: "fail", detail: `cannot read the host's facts: ${loaded.redact((e as Error).message)}`, fix: "check the inventory's address and SSH settings" }];
       }
-    } catch (e) {
-      results = [{ check: "host", record: spec.name, status: "fail", detail: `cannot read the host's facts: ${loaded.redact((e as Error).message)}`, fix: "check the inventory's address and SSH settings" }];
-    }
-    all.push(...results.map((r) => ({ host: spec.name, ...r })));
-    if (!o.json) {
-      out(`== ${spec.name}\n`);
-      for (const r of results) {
-        const tag = r.status === "pass" ? c.green("pass") : r.status === "warn" ? c.yellow("warn") : c.red("FAIL");
-        out(`${tag}  ${r.check.padEnd(11)} ${r.record}: ${r.detail}\n`);
-        if (r.fix && r.status !== "pass") out(`      fix: ${r.fix}\n`);
+      all.push(...results.map((r) => ({ host: spec.name, ...r })));
+      if (!o.json) {
+        out(`== ${spec.name}\n`);
+        for (const r of results) {
+          const tag = r.status === "pass" ? c.green("pass") : r.status === "warn" ? c.yellow("warn") : c.red("FAIL");
+          out(`${tag}  ${r.check.padEnd(11)} ${r.record}: ${r.detail}\n`);
+          if (r.fix && r.status !== "pass") out(`      fix: ${r.fix}\n`);
+        }
       }
     }
-  }
-  const count = (s: string) => all.filter((r) => r.status === s).length;
-  if (o.json) out(`${JSON.stringify({ results: all, pass: count("pass"), warn: count("warn"), fail: count("fail") }, null, 2)}\n`);
-  else out(`\npass=${count("pass")} warn=${count("warn")} fail=${count("fail")}\n`);
-  return count("fail") > 0 ? 1 : 0;
+    const count = (s: string) => all.filter((r) => r.status === s).length;
+    if (o.json) out(`${JSON.stringify({ results: all, pass: count("pass"), warn: count("warn"), fail: count("fail") }, null, 2)}\n`);
+    else out(`\npass=${count("pass")} warn=${count("warn")} fail=${count("fail")}\n`);
+    return count("fail") > 0 ? 1 : 0;
+  });
 }
 
 runAsScript(import.meta.url, (argv) => verifyMain(argv));

@@ -146,3 +146,36 @@ export const containerVirt: Fact<string> = {
     return v === "none" ? "" : v;
   },
 };
+
+/**
+ * `key = value` lines a command prints (postconf, doveconf -n, sysctl...), as a
+ * map: the one reader of such output. Lines without " = " are ignored; a key
+ * printed twice keeps its last value.
+ */
+export const confValues: Fact<Record<string, string>, string> = {
+  name: "conf.values",
+  command: (command) => `(\n${command}\n) 2>/dev/null; true`,
+  parse(stdout) {
+    const out: Record<string, string> = {};
+    for (const line of stdout.split("\n")) {
+      const m = /^\s*([^=\s][^=]*?)\s*=\s?(.*)$/.exec(line);
+      if (m) out[m[1]!] = m[2]!.trim();
+    }
+    return out;
+  },
+};
+
+/** The addresses something listens on for this TCP port ("127.0.0.1", "::1", "0.0.0.0", "::"...). */
+export function tcpListeners(sockets: ListeningSocket[], port: number): string[] {
+  return sockets.filter((s) => s.proto === "tcp" && s.port === port).map((s) => s.address);
+}
+
+/** The TCP ports anything listens on, sorted. */
+export function tcpPorts(sockets: ListeningSocket[]): number[] {
+  return [...new Set(sockets.filter((s) => s.proto === "tcp").map((s) => s.port))].sort((a, b) => a - b);
+}
+
+/** A loopback address (127.0.0.0/8, ::1). */
+export function isLoopback(address: string): boolean {
+  return address === "::1" || /^127\./.test(address);
+}

@@ -82,6 +82,7 @@ export function loadInventory(
       ? { ...p, fix: `copy inventory/example.yml to ${file} and edit it (or pass the right path)` }
       : p));
   }
+  const renamed = applyRenames(src, settings, file);
   const secrets = secretsFile(file, src.data, env);
   const problems = validate(cachedSchema(settings, buildInventorySchema), src, { unknownKey: unknownVar(settings, file, secrets.file) });
   const data = asRecord(src.data);
@@ -90,7 +91,8 @@ export function loadInventory(
   const hostNames = Object.keys(hostsData);
   const home = env.HOME || homedir();
   const baseDir = dirname(resolve(file));
-  const warnings: string[] = [];
+  const warnings: string[] = [...renamed.warnings];
+  problems.push(...renamed.problems);
 
   problems.push(...checkHosts(src, hostsData, baseDir, home));
   const groups = checkGroups(src, groupsData, hostNames, problems);
@@ -144,6 +146,49 @@ export function loadInventory(
 
   if (problems.length > 0) throw new InventoryError(sortProblems(problems, [file, secrets.file]));
   return { file, hosts, groups, redactor, warnings };
+}
+
+/**
+ * Settings renamed or moved (Setting.formerly): in every vars mapping of the
+ * inventory (global, group, host), an old name is moved to the new one, with
+ * a warning at its line; both names at once is a problem. The YAML source's
+ * lineOf keeps finding the value under its new name.
+ */
+function applyRenames(src: YamlSource, settings: Settings, file: string): { warnings: string[]; problems: InventoryProblem[] } {
+  const renames = new Map<string, string>();
+  for (const [name, s] of Object.entries(settings)) for (const old of s.formerly ?? []) renames.set(old, name);
+  const out = { warnings: [] as string[], problems: [] as InventoryProblem[] };
+  if (renames.size === 0) return out;
+  const data = asRecord(src.data);
+  const mappings: [PathSegment[], Record<string, unknown>][] = [[["vars"], asRecord(data.vars)]];
+  for (const [g, v] of Object.entries(asRecord(data.groups))) mappings.push([["groups", g, "vars"], asRecord(asRecord(v).vars)]);
+  for (const [h, v] of Object.entries(asRecord(data.hosts))) mappings.push([["hosts", h, "vars"], asRecord(asRecord(v).vars)]);
+  const moved = new Map<string, PathSegment[]>();
+  for (const [at, vars] of mappings) {
+    for (const [old, name] of renames) {
+      if (!Object.hasOwn(vars, old)) continue;
+      const line = src.lineOf([...at, old]);
+      if (Object.hasOwn(vars, name)) {
+        out.problems.push({ file, line, path: [...at, old].join("."), message: `${old} is the old name of ${name}, and both are set`, fix: `keep only ${name}` });
+        continue;
+      }
+      vars[name] = vars[old];
+      delete vars[old];
+      moved.set(JSON.stringify([...at, name]), [...at, old]);
+      out.warnings.push(`${file}:${line ?? "?"}: ${[...at, old].join(".")} is now called ${name}: rename it (the old name still loads, for now)`);
+    }
+  }
+  if (moved.size) {
+    const lineOf = src.lineOf.bind(src);
+    src.lineOf = (path) => {
+      for (const [k, old] of moved) {
+        const n = JSON.parse(k) as PathSegment[];
+        if (n.every((x, i) => path[i] === x)) return lineOf([...old, ...path.slice(n.length)]);
+      }
+      return lineOf(path);
+    };
+  }
+  return out;
 }
 
 /**

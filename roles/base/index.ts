@@ -3,8 +3,9 @@
  * FQDN, sane apt sources and fresh lists, security updates now and
  * unattended, time sync, a capped journal, swap on small VMs, base packages.
  */
-import { fileStat } from "../../lib/facts/files.js";
-import { commandStatus, containerVirt, memory } from "../../lib/facts/system.js";
+import { fileContent, fileStat } from "../../lib/facts/files.js";
+import { debPackages } from "../../lib/facts/packages.js";
+import { commandOutput, commandStatus, containerVirt, memory, systemdUnit } from "../../lib/facts/system.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, lineInFile, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
@@ -36,6 +37,22 @@ const mem = ref(memory, undefined);
 const virt = ref(containerVirt, undefined);
 /** Pending upgrades from a security archive (simulated, no lock taken). */
 const PENDING_SECURITY = `LC_ALL=C apt-get -s -o Debug::NoLocking=1 dist-upgrade | grep -qE '^Inst .*-security'`;
+
+/** What the base role's verify reads, by name. */
+function baseVerifyFacts(v: BaseVars) {
+  return {
+    hostname: ref(commandOutput, "hostname"),
+    mailname: ref(fileContent, "/etc/mailname"),
+    resolves: ref(commandStatus, `getent hosts ${quote(fqdnOf(v))}`),
+    packages: ref(debPackages, undefined),
+    unattended: ref(commandStatus, `apt-config dump APT::Periodic::Unattended-Upgrade | grep -q '"1"'`),
+    journald: ref(systemdUnit, "systemd-journald"),
+    journalCap: ref(commandStatus, `systemd-analyze cat-config systemd/journald.conf | grep -E '^SystemMaxUse=' | tail -n 1 | grep -qx ${quote(`SystemMaxUse=${v.base_journald_max_use}`)}`),
+    virt: ref(containerVirt, undefined),
+    timesync: ref(systemdUnit, "systemd-timesyncd"),
+    memory: ref(memory, undefined),
+  };
+}
 
 export const base = defineRole<BaseVars>({
   name: "base",
@@ -119,37 +136,29 @@ export const base = defineRole<BaseVars>({
     { name: "refresh package lists", action: apt.update({ force: true }) },
     { name: "restart journald", action: systemd.service({ name: "systemd-journald", restarted: true }) },
   ],
-  async verify(ctx) {
+  verifyFacts: (v) => Object.values(baseVerifyFacts(v)),
+  verify(ctx) {
     const v = ctx.vars;
     const fqdn = fqdnOf(v);
-    const pkgs = [...v.base_packages, ...v.base_extra_packages];
-    const r = await ctx.run(
-      [
-        `echo "hostname=$(hostname)"`,
-        `echo "mailname=$(cat /etc/mailname)"`,
-        `echo "resolves=$(getent hosts ${quote(fqdn)} >/dev/null && echo yes || echo no)"`,
-        `echo "missing=$(dpkg-query -W -f='\${db:Status-Abbrev} \${Package}\\n' ${pkgs.map(quote).join(" ")} 2>&1 | grep -v '^ii ' | tr '\\n' ' ')"`,
-        `echo "uu=$(apt-config dump APT::Periodic::Unattended-Upgrade | grep -o '"1"')"`,
-        `echo "journald=$(systemctl is-active systemd-journald)"`,
-        `echo "maxuse=$(systemd-analyze cat-config systemd/journald.conf 2>/dev/null | grep -E '^SystemMaxUse=' | tail -n 1)"`,
-        `echo "virt=$(systemd-detect-virt --container 2>/dev/null)"`,
-        `echo "timesync=$(systemctl is-active systemd-timesyncd)"`,
-        `echo "memkb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"`,
-        `echo "swapkb=$(awk '/^SwapTotal:/ {print $2}' /proc/meminfo)"`,
-      ].join("; "),
-    );
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
-    const container = kv.virt && kv.virt !== "none";
-    const small = Number(kv.memkb) < v.base_swap_min_ram_mb * 1024;
+    const f = baseVerifyFacts(v);
+    const hostname = ctx.fact(f.hostname);
+    const mailname = (ctx.fact(f.mailname) ?? "").trim();
+    const installed = ctx.fact(f.packages);
+    const missing = [...v.base_packages, ...v.base_extra_packages].filter((p) => !(p in installed));
+    const journald = ctx.fact(f.journald).active;
+    const container = ctx.fact(f.virt) !== "";
+    const mem = ctx.fact(f.memory);
+    const small = mem.memTotalKb < v.base_swap_min_ram_mb * 1024;
+    const timesync = ctx.fact(f.timesync).active;
     return [
-      { name: "host name is set", ok: kv.hostname === v.base_hostname, detail: `hostname is ${kv.hostname}, want ${v.base_hostname}` },
-      { name: "mailname is the FQDN", ok: kv.mailname === fqdn, detail: `/etc/mailname is ${kv.mailname}` },
-      { name: "FQDN resolves on the host", ok: kv.resolves === "yes", detail: `getent hosts ${fqdn} found nothing` },
-      { name: "base packages installed", ok: kv.missing === "", detail: `not installed: ${kv.missing}` },
-      { name: "unattended upgrades enabled", ok: !v.base_unattended_upgrades || kv.uu === '"1"', detail: "APT::Periodic::Unattended-Upgrade is not 1" },
-      { name: "journal capped", ok: kv.journald === "active" && kv.maxuse === `SystemMaxUse=${v.base_journald_max_use}`, detail: `journald ${kv.journald}, ${kv.maxuse || "no SystemMaxUse"}` },
-      { name: "clock synchronised", ok: Boolean(container) || kv.timesync === "active", detail: `systemd-timesyncd is ${kv.timesync}` },
-      { name: "swap on a small VM", ok: Boolean(container) || !small || Number(kv.swapkb) > 0, detail: "RAM is below base_swap_min_ram_mb and no swap is on" },
+      { name: "host name is set", ok: hostname === v.base_hostname, detail: `hostname is ${hostname}, want ${v.base_hostname}` },
+      { name: "mailname is the FQDN", ok: mailname === fqdn, detail: `/etc/mailname is ${mailname}` },
+      { name: "FQDN resolves on the host", ok: ctx.fact(f.resolves) === 0, detail: `getent hosts ${fqdn} found nothing` },
+      { name: "base packages installed", ok: missing.length === 0, detail: `not installed: ${missing.join(" ")}` },
+      { name: "unattended upgrades enabled", ok: !v.base_unattended_upgrades || ctx.fact(f.unattended) === 0, detail: "APT::Periodic::Unattended-Upgrade is not 1" },
+      { name: "journal capped", ok: journald === "active" && ctx.fact(f.journalCap) === 0, detail: `journald ${journald}, SystemMaxUse is not ${v.base_journald_max_use}` },
+      { name: "clock synchronised", ok: container || timesync === "active", detail: `systemd-timesyncd is ${timesync}` },
+      { name: "swap on a small VM", ok: container || !small || mem.swapTotalKb > 0, detail: "RAM is below base_swap_min_ram_mb and no swap is on" },
     ];
   },
 });

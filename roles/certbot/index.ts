@@ -21,6 +21,7 @@
 import { posix } from "node:path";
 import { fileStat } from "../../lib/facts/files.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
+import { systemdUnit } from "../../lib/facts/system.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, symlink, systemd } from "../../lib/operations/index.js";
 import { defineRole, type FlushStep, type RoleProblem, type Step } from "../../lib/role.js";
@@ -161,6 +162,8 @@ function templateVars(v: CertbotVars) {
 const reloadAll = (services: string[]) =>
   services.map((s) => `if systemctl is-active -q ${quote(s)}; then systemctl reload ${quote(s)}; fi`).join("; ");
 
+const TIMER = ref(systemdUnit, "certbot.timer");
+
 export const certbot = defineRole<CertbotVars>({
   name: "certbot",
   settings: certbotDefaults,
@@ -287,6 +290,7 @@ export const certbot = defineRole<CertbotVars>({
     { name: "restart the file watch", action: command({ run: `systemctl restart ${FILES_PATH_UNIT}` }) },
     { name: "reload the mail services", action: command({ run: reloadAll(ctx.vars.certbot_reload_services) }) },
   ],
+  verifyFacts: (v) => (isCertbotMode(v.certbot_mode) ? [TIMER] : []),
   async verify(ctx) {
     const v = ctx.vars;
     // none: the role is off (the tls role checks its self-signed pair).
@@ -300,8 +304,8 @@ export const certbot = defineRole<CertbotVars>({
     });
     const checks = toVerifyChecks(items);
     if (isCertbotMode(v.certbot_mode)) {
-      const r = await ctx.run("systemctl is-enabled certbot.timer; systemctl is-active certbot.timer");
-      checks.push({ name: "certbot.timer renews the certificate", ok: r.stdout.trim() === "enabled\nactive", detail: `certbot.timer: ${r.stdout.trim().replace(/\n/g, ", ")}` });
+      const t = ctx.fact(TIMER);
+      checks.push({ name: "certbot.timer renews the certificate", ok: t.unitFile === "enabled" && t.active === "active", detail: `certbot.timer: ${t.unitFile || "not installed"}, ${t.active}` });
     }
     return checks;
   },

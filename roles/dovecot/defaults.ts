@@ -4,7 +4,7 @@ import { defineDefaults } from "../../lib/defaults.js";
 export const dovecotDefaults = defineDefaults("dovecot", {
   dovecot_listen: {
     default: ["*", "::"],
-    why: "Addresses Dovecot listens on: every IPv4 and IPv6 address (field notes: support both, assume neither).",
+    why: "Addresses Dovecot listens on: every IPv4 and IPv6 address (a VM may have either or both: support both, assume neither).",
     schema: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[0-9a-fA-F.:*]+$" } },
   },
   dovecot_auth_mechanisms: {
@@ -19,7 +19,7 @@ export const dovecotDefaults = defineDefaults("dovecot", {
   },
   dovecot_idle_kill: {
     default: "10s",
-    why: "Idle service processes exit after this long instead of 1 min; measured to halve Dovecot's PSS after traffic (../shared/lab-recipe.md §7).",
+    why: "Idle service processes exit after this long instead of 1 min; measured to halve Dovecot's PSS after traffic (docs/memory.md).",
     schema: { type: "string", pattern: "^[0-9]+(s|m|secs|mins)$", "x-expected": "a duration such as 10s or 1m" },
   },
   dovecot_process_limit: {

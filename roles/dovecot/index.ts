@@ -7,6 +7,7 @@
  * picked by the detected version of dovecot-core (installed, else the apt
  * candidate that is about to be installed).
  */
+import { commandStatus, listeningSockets, systemdUnit, tcpPorts } from "../../lib/facts/system.js";
 import { field } from "../../lib/text.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
@@ -68,6 +69,10 @@ export function dovecotTemplateVars(v: DovecotVars, series: string) {
     tls_cipher_string: v.tls_ciphers_tls12.join(":"),
     tls_curve_string: v.tls_curves.join(":"),
     dovecot_listen: v.dovecot_listen.join(series === "2.3" ? ", " : " "),
+    // Setting names 2.4 renamed, for the partials both series share (templates/dovecot/_*.hbs).
+    dv: series === "2.3"
+      ? { default_idle_kill: "default_idle_kill", restart_count: "service_count", idle_kill: "idle_kill" }
+      : { default_idle_kill: "default_idle_kill_interval", restart_count: "restart_request_count", idle_kill: "idle_kill_interval" },
     dovecot_auth_mechanisms_string: v.dovecot_auth_mechanisms.join(" "),
     dovecot_users_file: DOVECOT_USERS,
     dovecot_sieve_before: JUNK_SIEVE,
@@ -80,9 +85,20 @@ export function dovecotTemplateVars(v: DovecotVars, series: string) {
   };
 }
 
+/** Whether the mail user can read dovecot.conf (the quota-warning script's dovecot-lda reads it). */
+const ldaReads = (v: DovecotVars) => `runuser -u ${quote(v.mailbox_vmail_user)} -- test -r /etc/dovecot/dovecot.conf`;
+
 export const dovecot = defineRole<DovecotVars>({
   name: "dovecot",
   settings: dovecotDefaults,
+  reads: {
+    mailbox_vmail_user: "Dovecot delivers and runs the quota-warning script as the mail user the mailbox role creates",
+    mailbox_vmail_uid: "first_valid_uid/last_valid_uid: only the mailbox role's mail user may own mail",
+    mailbox_root: "mail_home: the Maildirs live where the mailbox role keeps them",
+    mailbox_quota: "the default quota is a property of mailboxes (mailbox role); Dovecot enforces it",
+    mailbox_quota_grace: "the quota is a property of mailboxes (mailbox role); Dovecot enforces it",
+    mailbox_quota_warning_percent: "when a user is warned is a property of mailboxes (mailbox role); Dovecot sends the warning",
+  },
   ports: () => [
     { port: 993, proto: "tcp", why: "IMAP over TLS for mail clients (RFC 8314)" },
     { port: 4190, proto: "tcp", why: "ManageSieve, so clients can edit filters (RFC 5804)" },
@@ -149,21 +165,18 @@ export const dovecot = defineRole<DovecotVars>({
   handlers: () => [
     { name: "reload dovecot", action: systemd.service({ name: "dovecot", reloaded: true }) },
   ],
-  async verify(ctx) {
-    const r = await ctx.run(
-      `echo "active=$(systemctl is-active dovecot)"; echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; ` +
-        `doveconf -n >/dev/null 2>&1 && echo conf=ok; echo "version=$(dovecot --version)"; ` +
-        `runuser -u ${quote(ctx.vars.mailbox_vmail_user)} -- test -r /etc/dovecot/dovecot.conf && echo lda=ok`,
-    );
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
-    const ports = (kv.ports ?? "").split(" ");
+  verifyFacts: (v) => [ref(systemdUnit, "dovecot"), ref(listeningSockets, undefined), ref(commandStatus, "doveconf -n"), ref(commandStatus, ldaReads(v))],
+  verify(ctx) {
+    const v = ctx.vars;
+    const active = ctx.fact(ref(systemdUnit, "dovecot")).active;
+    const ports = tcpPorts(ctx.fact(ref(listeningSockets, undefined)));
     return [
-      { name: "dovecot is running", ok: kv.active === "active", detail: `dovecot is ${kv.active}` },
-      { name: "IMAPS 993 and ManageSieve 4190 listen", ok: ports.includes("993") && ports.includes("4190"), detail: `listening ports: ${kv.ports}` },
-      { name: "IMAP 143 and POP3 110/995 do not listen", ok: !["143", "110", "995"].some((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
-      { name: "live configuration parses", ok: kv.conf === "ok", detail: "doveconf -n failed" },
+      { name: "dovecot is running", ok: active === "active", detail: `dovecot is ${active}` },
+      { name: "IMAPS 993 and ManageSieve 4190 listen", ok: ports.includes(993) && ports.includes(4190), detail: `listening ports: ${ports.join(" ")}` },
+      { name: "IMAP 143 and POP3 110/995 do not listen", ok: ![143, 110, 995].some((p) => ports.includes(p)), detail: `listening ports: ${ports.join(" ")}` },
+      { name: "live configuration parses", ok: ctx.fact(ref(commandStatus, "doveconf -n")) === 0, detail: "doveconf -n failed" },
       // The quota-warning script's dovecot-lda runs as vmail and reads dovecot.conf itself.
-      { name: "quota warnings can be delivered (dovecot.conf readable by vmail)", ok: kv.lda === "ok", detail: `${ctx.vars.mailbox_vmail_user} cannot read /etc/dovecot/dovecot.conf` },
+      { name: "quota warnings can be delivered (dovecot.conf readable by vmail)", ok: ctx.fact(ref(commandStatus, ldaReads(v))) === 0, detail: `${v.mailbox_vmail_user} cannot read /etc/dovecot/dovecot.conf` },
     ];
   },
 });

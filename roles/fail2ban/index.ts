@@ -4,6 +4,7 @@
  * fail2ban's own table. The config is written before the package is
  * installed, so its first start already has a working (journal) backend.
  */
+import { ref, type Fact } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { fail2banDefaults } from "./defaults.js";
@@ -30,38 +31,51 @@ const validateJail =
   `if command -v fail2ban-client >/dev/null; then d=$(mktemp -d) && cp -a /etc/fail2ban/. "$d"/ && cp %s "$d"/jail.local && ` +
   `fail2ban-client -c "$d" -t >/dev/null; rc=$?; rm -rf "$d"; exit $rc; fi`;
 
+/** The jails fail2ban runs (`fail2ban-client status`), and its answer for the detail. */
+export const fail2banJails: Fact<{ jails: string[]; text: string }> = {
+  name: "fail2ban.jails",
+  command: () => "fail2ban-client status 2>&1; true",
+  parse: (stdout) => ({
+    jails: /Jail list:\s*(.*)$/m.exec(stdout)?.[1]?.split(/,\s*/).map((s) => s.trim()).filter(Boolean) ?? [],
+    text: stdout.trim(),
+  }),
+};
+const JAIL_LIST = ref(fail2banJails, undefined);
+
 export const fail2ban = defineRole<Fail2banVars>({
   name: "fail2ban",
   settings: fail2banDefaults,
+  switch: {
+    setting: "fail2ban_enabled",
+    security: "no bans: password guessing on SSH, SMTP AUTH and IMAP is never stopped (set fail2ban_enabled: true)",
+    off: () => [{ title: "Stop and disable fail2ban (fail2ban_enabled is false)", action: systemd.service({ name: "fail2ban", enabled: false, running: false }) }],
+  },
   steps(ctx) {
     const v = ctx.vars;
-    const on = v.fail2ban_enabled;
     const ignore = ["127.0.0.1/8", "::1", ...(v.firewall_admin_addresses ?? []), ...v.fail2ban_ignore_addresses];
     return [
-      { title: "Create /etc/fail2ban", action: directory({ path: "/etc/fail2ban" }), when: on },
-      { title: "Create /etc/fail2ban/filter.d", action: directory({ path: "/etc/fail2ban/filter.d" }), when: on },
+      { title: "Create /etc/fail2ban", action: directory({ path: "/etc/fail2ban" }) },
+      { title: "Create /etc/fail2ban/filter.d", action: directory({ path: "/etc/fail2ban/filter.d" }) },
       {
         title: "Render /etc/fail2ban/jail.local",
         action: file({ path: "/etc/fail2ban/jail.local", content: ctx.template("jail.local", { ignore, sshPort: ctx.sshPort ?? 22 }), validate: validateJail }),
-        when: on,
         notify: "reload fail2ban",
       },
-      { title: "Render /etc/fail2ban/fail2ban.local", action: file({ path: "/etc/fail2ban/fail2ban.local", content: ctx.template("fail2ban.local") }), when: on, notify: "reload fail2ban" },
-      { title: "Match Debian's postfix@-.service", action: file({ path: "/etc/fail2ban/filter.d/postfix.local", content: ctx.template("postfix.local") }), when: on, notify: "reload fail2ban" },
-      { title: "Match Dovecot 2.4's failed logins", action: file({ path: "/etc/fail2ban/filter.d/dovecot.local", content: ctx.template("dovecot.local") }), when: on, notify: "reload fail2ban" },
-      { title: "Match Debian's ssh.service and sshd-session", action: file({ path: "/etc/fail2ban/filter.d/sshd.local", content: ctx.template("sshd.local") }), when: on, notify: "reload fail2ban" },
+      { title: "Render /etc/fail2ban/fail2ban.local", action: file({ path: "/etc/fail2ban/fail2ban.local", content: ctx.template("fail2ban.local") }), notify: "reload fail2ban" },
+      { title: "Match Debian's postfix@-.service", action: file({ path: "/etc/fail2ban/filter.d/postfix.local", content: ctx.template("postfix.local") }), notify: "reload fail2ban" },
+      { title: "Match Dovecot 2.4's failed logins", action: file({ path: "/etc/fail2ban/filter.d/dovecot.local", content: ctx.template("dovecot.local") }), notify: "reload fail2ban" },
+      { title: "Match Debian's ssh.service and sshd-session", action: file({ path: "/etc/fail2ban/filter.d/sshd.local", content: ctx.template("sshd.local") }), notify: "reload fail2ban" },
       // python3-systemd is only a Recommends, and without it the systemd backend cannot start.
-      { title: "Install fail2ban", action: apt.packages({ present: ["fail2ban", "python3-systemd", "nftables"] }), when: on },
-      { title: "Run fail2ban", action: systemd.service({ name: "fail2ban", enabled: true, running: true }), when: on },
+      { title: "Install fail2ban", action: apt.packages({ present: ["fail2ban", "python3-systemd", "nftables"] }) },
+      { title: "Run fail2ban", action: systemd.service({ name: "fail2ban", enabled: true, running: true }) },
     ];
   },
   handlers: () => [
     { name: "reload fail2ban", action: systemd.service({ name: "fail2ban", reloaded: true }) },
   ],
-  async verify(ctx) {
-    if (!ctx.vars.fail2ban_enabled) return [];
-    const r = await ctx.run("fail2ban-client status 2>&1");
-    const list = /Jail list:\s*(.*)$/m.exec(r.stdout)?.[1]?.split(/,\s*/).map((s) => s.trim()) ?? [];
-    return JAILS.map((j) => ({ name: `jail ${j} is running`, ok: list.includes(j), detail: `fail2ban-client status: ${r.stdout.trim() || r.stderr.trim()}` }));
+  verifyFacts: () => [JAIL_LIST],
+  verify(ctx) {
+    const s = ctx.fact(JAIL_LIST);
+    return JAILS.map((j) => ({ name: `jail ${j} is running`, ok: s.jails.includes(j), detail: `fail2ban-client status: ${s.text}` }));
   },
 });

@@ -5,6 +5,7 @@
  * /etc/iptables/rules.v4; our ports are accepted there before the REJECT.
  * A new ruleset is confirmed over a fresh SSH connection or rolled back.
  */
+import { commandStatus, systemdUnit } from "../../lib/facts/system.js";
 import { fileStat } from "../../lib/facts/files.js";
 import { ref } from "../../lib/facts/types.js";
 import { insertBeforeReject } from "./iptables.js";
@@ -83,13 +84,20 @@ function applyWithRollback(seconds: number): Action {
   };
 }
 
+const TABLE_LOADED = ref(commandStatus, "nft list table inet mailstead");
+
 export const firewall = defineRole<FirewallVars>({
   name: "firewall",
   settings: firewallDefaults,
+  switch: {
+    setting: "firewall_enabled",
+    security: "no firewall: every port a service listens on is reachable from the internet (set firewall_enabled: true)",
+    // Stopping the unit deletes our table (ExecStop); the rules file stays for switching back on.
+    off: () => [{ title: `Stop and disable ${UNIT} (firewall_enabled is false)`, action: systemd.service({ name: UNIT, enabled: false, running: false }) }],
+  },
   facts: () => [rulesV4, rulesV6],
   steps(ctx) {
     const v = ctx.vars;
-    const on = v.firewall_enabled;
     const sshPort = ctx.sshPort ?? 22;
     const { tcp, udp } = openPorts(v, ctx.ports, sshPort);
     const interfaces = v.firewall_trusted_interfaces;
@@ -103,13 +111,13 @@ export const firewall = defineRole<FirewallVars>({
         transform: (text) => insertBeforeReject(text, "INPUT", iptablesAccepts("INPUT", accepts)).text,
         validate: `${path.endsWith("v6") ? "ip6tables-restore" : "iptables-restore"} --test %s`,
       }),
-      when: on && v.firewall_iptables_files && stat !== null,
+      when: v.firewall_iptables_files && stat !== null,
       notify: "reload iptables rules",
     });
     return [
       // netbase gives /etc/protocols: without it nft cannot resolve "ipv6-icmp" (minimal images lack it)
-      { title: "Install nftables", action: apt.packages({ present: ["nftables", "netbase"] }), when: on },
-      { title: "Create /etc/mailstead", action: directory({ path: "/etc/mailstead", mode: "0755" }), when: on },
+      { title: "Install nftables", action: apt.packages({ present: ["nftables", "netbase"] }) },
+      { title: "Create /etc/mailstead", action: directory({ path: "/etc/mailstead", mode: "0755" }) },
       {
         title: `Render ${RULES}`,
         action: file({
@@ -118,16 +126,14 @@ export const firewall = defineRole<FirewallVars>({
           mode: "0600",
           validate: "nft -c -f %s",
         }),
-        when: on,
         notify: "apply the firewall",
       },
       {
         title: `Install ${UNIT}`,
         action: file({ path: `/etc/systemd/system/${UNIT}`, content: ctx.template("mailstead-firewall.service") }),
-        when: on,
         notify: "apply the firewall",
       },
-      { title: `Enable ${UNIT} at boot`, action: systemd.service({ name: UNIT, enabled: true }), when: on },
+      { title: `Enable ${UNIT} at boot`, action: systemd.service({ name: UNIT, enabled: true }) },
       iptables(RULES_V4, ctx.fact(rulesV4)),
       iptables(RULES_V6, ctx.fact(rulesV6)),
     ];
@@ -140,13 +146,14 @@ export const firewall = defineRole<FirewallVars>({
     },
   ],
   ports: () => [],
-  async verify(ctx) {
-    if (!ctx.vars.firewall_enabled) return [];
-    const r = await ctx.run(`nft list table inet mailstead >/dev/null 2>&1 && echo table=yes; systemctl is-enabled ${UNIT}; systemctl is-active ${ROLLBACK}.timer 2>/dev/null || true`);
+  verifyFacts: () => [TABLE_LOADED, ref(systemdUnit, UNIT), ref(systemdUnit, `${ROLLBACK}.timer`)],
+  verify(ctx) {
+    const unit = ctx.fact(ref(systemdUnit, UNIT));
+    const rollback = ctx.fact(ref(systemdUnit, `${ROLLBACK}.timer`));
     return [
-      { name: "our nftables table is loaded", ok: r.stdout.includes("table=yes"), detail: "table inet mailstead is missing" },
-      { name: "loaded at boot", ok: /^enabled$/m.test(r.stdout), detail: `${UNIT} is not enabled` },
-      { name: "no rollback pending", ok: !/^active$/m.test(r.stdout), detail: "a firewall rollback timer is still armed" },
+      { name: "our nftables table is loaded", ok: ctx.fact(TABLE_LOADED) === 0, detail: "table inet mailstead is missing" },
+      { name: "loaded at boot", ok: unit.unitFile === "enabled", detail: `${UNIT} is ${unit.unitFile || "not installed"}` },
+      { name: "no rollback pending", ok: rollback.active !== "active", detail: "a firewall rollback timer is still armed" },
     ];
   },
 });

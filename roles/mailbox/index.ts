@@ -4,6 +4,8 @@
  * quotas are data (roles/mailbox/model.ts) rendered by the dovecot and
  * postfix roles. Mail of removed users is never deleted.
  */
+import { ref } from "../../lib/facts/types.js";
+import { fileStat } from "../../lib/facts/files.js";
 import { directory, group, user } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { mailboxDefaults } from "./defaults.js";
@@ -45,9 +47,11 @@ export const mailbox = defineRole<MailboxVars>({
       { title: `Create ${posix.join(v.mailbox_root, mailDomain(v))}`, action: directory({ path: posix.join(v.mailbox_root, mailDomain(v)), owner: vm, group: vm, mode: ROOT_MODE }) },
     ];
   },
-  async verify(ctx) {
+  verifyFacts: (v) => [ref(fileStat, v.mailbox_root)],
+  verify(ctx) {
     const v = ctx.vars;
-    const r = await ctx.run(`stat -c '%U %a' ${v.mailbox_root}`);
-    return [{ name: "Maildir root owned by vmail, not world-readable", ok: r.stdout.trim() === `${v.mailbox_vmail_user} ${ROOT_MODE}`, detail: r.stdout.trim() || r.stderr.trim() }];
+    const st = ctx.fact(ref(fileStat, v.mailbox_root));
+    const got = st ? `${st.type} ${st.owner} ${st.mode}` : "missing";
+    return [{ name: "Maildir root owned by vmail, not world-readable", ok: got === `directory ${v.mailbox_vmail_user} ${ROOT_MODE}`, detail: got }];
   },
 });

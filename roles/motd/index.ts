@@ -3,6 +3,8 @@
  * rendered into a file, a handler notified only when it changed, and a verify
  * check that reads the live host.
  */
+import { ref } from "../../lib/facts/types.js";
+import { fileContent } from "../../lib/facts/files.js";
 import { defineRole } from "../../lib/role.js";
 import { command, file } from "../../lib/operations/index.js";
 import { motdDefaults } from "./defaults.js";
@@ -21,12 +23,13 @@ export const MOTD_STAMP = "/var/lib/mailstead/motd.stamp";
 export const motd = defineRole<MotdVars>({
   name: "motd",
   settings: motdDefaults,
+  // Off: /etc/motd is left as it is.
+  switch: { setting: "motd_enabled" },
   steps: (ctx) => [
     {
       title: `Render ${MOTD_PATH}`,
       action: file({ path: MOTD_PATH, content: ctx.template("motd"), mode: "0644" }),
       notify: "record motd change",
-      when: ctx.vars.motd_enabled,
     },
   ],
   handlers: () => [
@@ -36,14 +39,14 @@ export const motd = defineRole<MotdVars>({
       action: command({ run: `mkdir -p /var/lib/mailstead && sha256sum ${MOTD_PATH} > ${MOTD_STAMP}` }),
     },
   ],
-  verify: async (ctx) => {
-    if (!ctx.vars.motd_enabled) return [];
-    const r = await ctx.run(`cat ${MOTD_PATH}`);
+  verifyFacts: () => [ref(fileContent, MOTD_PATH)],
+  verify: (ctx) => {
+    const text = ctx.fact(ref(fileContent, MOTD_PATH));
     return [
       {
         name: "motd shows the managed message",
-        ok: r.code === 0 && r.stdout.includes(ctx.vars.motd_message),
-        detail: r.code === 0 ? `${MOTD_PATH} does not contain motd_message` : r.stderr.trim(),
+        ok: text !== null && text.includes(ctx.vars.motd_message),
+        detail: text === null ? `${MOTD_PATH} is missing` : `${MOTD_PATH} does not contain motd_message`,
       },
     ];
   },

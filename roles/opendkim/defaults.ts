@@ -7,7 +7,7 @@ const selector = { type: "string" as const, pattern: "^[a-z0-9]([a-z0-9-]{0,61}[
 export const opendkimDefaults = defineDefaults("opendkim", {
   opendkim_enabled: {
     default: true,
-    why: "Without a DKIM signature big receivers file mail as spam or refuse it (Gmail's 2024 sender rules, field notes #5); DMARC alignment needs it when forwarded mail breaks SPF.",
+    why: "Without a DKIM signature big receivers file mail as spam or refuse it (Gmail's sender guidelines, https://support.google.com/a/answer/81126); DMARC alignment needs it when forwarded mail breaks SPF.",
     schema: { type: "boolean" },
   },
   opendkim_selector: {

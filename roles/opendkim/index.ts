@@ -8,8 +8,9 @@
  * the host with openssl and never regenerated: the step only runs when the key
  * file is missing. Its public half is published by playbooks/dns.ts.
  */
+import { fileStat } from "../../lib/facts/files.js";
 import { posix } from "node:path";
-import { commandOutput } from "../../lib/facts/system.js";
+import { commandOutput, isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
@@ -109,8 +110,12 @@ export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
 export const opendkim = defineRole<OpendkimVars>({
   name: "opendkim",
   settings: opendkimDefaults,
+  switch: {
+    setting: "opendkim_enabled",
+    off: () => [{ title: "Stop OpenDKIM (opendkim_enabled is false)", action: command({ run: "systemctl disable --now opendkim", onlyIf: "systemctl is-enabled -q opendkim" }) }],
+  },
   state: (v) => (v.opendkim_enabled ? [{ path: OPENDKIM_KEYS, what: "the DKIM private keys (published in DNS: a new key means a new DNS record)", secret: true }] : []),
-  facts: (v) => (v.opendkim_enabled ? [resolvConf] : []),
+  facts: () => [resolvConf],
   validate(v) {
     // Measured in the lab: Debian 12's and 13's OpenDKIM (2.11.0~beta2) signs every key with its one
     // SignatureAlgorithm (rsa-sha256); with an Ed25519 key in the KeyTable every submission got
@@ -125,8 +130,6 @@ export const opendkim = defineRole<OpendkimVars>({
   },
   steps(ctx) {
     const v = ctx.vars;
-    const on = v.opendkim_enabled;
-    if (!on) return [{ title: "Stop OpenDKIM (opendkim_enabled is false)", action: command({ run: "systemctl disable --now opendkim", onlyIf: "systemctl is-enabled -q opendkim" }) }];
     const tv = opendkimTemplateVars(v, ctx.fact(resolvConf));
     const domainDir = posix.join(OPENDKIM_KEYS, tv.mail_domain);
     return [
@@ -157,20 +160,23 @@ export const opendkim = defineRole<OpendkimVars>({
     ];
   },
   handlers: () => [{ name: "restart opendkim", action: systemd.service({ name: "opendkim", restarted: true }) }],
-  async verify(ctx) {
+  verifyFacts: (v) => {
+    const key = dkimKeys(v)[0]!.path;
+    return [ref(systemdUnit, "opendkim"), ref(listeningSockets, undefined), ref(fileStat, key), ref(commandOutput, `openssl pkey -in ${quote(key)} -noout -text 2>/dev/null | head -n1`)];
+  },
+  verify(ctx) {
     const v = ctx.vars;
-    if (!v.opendkim_enabled) return [];
-    const key = dkimKeys(v)[0]!;
-    const r = await ctx.run(
-      `echo "active=$(systemctl is-active opendkim)"; echo "listen=$(ss -Hltn 'sport = :${v.opendkim_port}' | awk '{print $4}' | tr '\\n' ' ')"; ` +
-        `echo "bits=$(openssl pkey -in ${quote(key.path)} -noout -text 2>/dev/null | head -n1)"; echo "mode=$(stat -c '%a %U' ${quote(key.path)})"`,
-    );
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    const key = dkimKeys(v)[0]!.path;
+    const active = ctx.fact(ref(systemdUnit, "opendkim")).active;
+    const on = tcpListeners(ctx.fact(ref(listeningSockets, undefined)), v.opendkim_port);
+    const st = ctx.fact(ref(fileStat, key));
+    const bits = ctx.fact(ref(commandOutput, `openssl pkey -in ${quote(key)} -noout -text 2>/dev/null | head -n1`));
+    const mode = st ? `${st.mode} ${st.owner}` : "missing";
     return [
-      { name: "opendkim is running", ok: kv.active === "active", detail: `opendkim is ${kv.active}` },
-      { name: `opendkim listens on localhost:${v.opendkim_port} only`, ok: /^(127\.0\.0\.1|\[::1\]):\d+/.test(kv.listen ?? "") && !/0\.0\.0\.0|\*:/.test(kv.listen ?? ""), detail: `listening: ${kv.listen}` },
-      { name: "the DKIM key is RSA 2048", ok: /2048 bit/.test(kv.bits ?? ""), detail: kv.bits ?? "" },
-      { name: "the DKIM key is 0600 opendkim", ok: kv.mode === "600 opendkim", detail: kv.mode ?? "" },
+      { name: "opendkim is running", ok: active === "active", detail: `opendkim is ${active}` },
+      { name: `opendkim listens on localhost:${v.opendkim_port} only`, ok: on.length > 0 && on.every(isLoopback), detail: `listening: ${on.join(" ") || "nothing"}` },
+      { name: "the DKIM key is RSA 2048", ok: /2048 bit/.test(bits), detail: bits },
+      { name: "the DKIM key is 0600 opendkim", ok: mode === "0600 opendkim", detail: mode },
     ];
   },
 });

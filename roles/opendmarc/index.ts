@@ -10,6 +10,8 @@
  * daemon (postfix-policyd-spf-python) was measured and costs more
  * (scripts/bench-mailauth-mem.ts, docs/dns.md).
  */
+import { ref } from "../../lib/facts/types.js";
+import { isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { opendmarcDefaults } from "./defaults.js";
@@ -23,12 +25,18 @@ export interface OpendmarcVars {
   opendmarc_ignore_hosts: string[];
 }
 
+const unit = ref(systemdUnit, "opendmarc");
+const sockets = ref(listeningSockets, undefined);
+
 export const opendmarc = defineRole<OpendmarcVars>({
   name: "opendmarc",
   settings: opendmarcDefaults,
+  switch: {
+    setting: "opendmarc_enabled",
+    off: () => [{ title: "Stop OpenDMARC (opendmarc_enabled is false)", action: command({ run: "systemctl disable --now opendmarc", onlyIf: "systemctl is-enabled -q opendmarc" }) }],
+  },
   steps(ctx) {
     const v = ctx.vars;
-    if (!v.opendmarc_enabled) return [{ title: "Stop OpenDMARC (opendmarc_enabled is false)", action: command({ run: "systemctl disable --now opendmarc", onlyIf: "systemctl is-enabled -q opendmarc" }) }];
     const tv = { fqdn: `${v.base_hostname}.${v.base_domain}`, ignore: ["127.0.0.1", "::1", ...v.opendmarc_ignore_hosts] };
     return [
       // publicsuffix: organizational domains for relaxed alignment (RFC 7489 §3.2).
@@ -44,14 +52,14 @@ export const opendmarc = defineRole<OpendmarcVars>({
     ];
   },
   handlers: () => [{ name: "restart opendmarc", action: systemd.service({ name: "opendmarc", restarted: true }) }],
-  async verify(ctx) {
+  verifyFacts: () => [unit, sockets],
+  verify(ctx) {
     const v = ctx.vars;
-    if (!v.opendmarc_enabled) return [];
-    const r = await ctx.run(`echo "active=$(systemctl is-active opendmarc)"; echo "listen=$(ss -Hltn 'sport = :${v.opendmarc_port}' | awk '{print $4}' | tr '\\n' ' ')"`);
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
+    const active = ctx.fact(unit).active;
+    const on = tcpListeners(ctx.fact(sockets), v.opendmarc_port);
     return [
-      { name: "opendmarc is running", ok: kv.active === "active", detail: `opendmarc is ${kv.active}` },
-      { name: `opendmarc listens on localhost:${v.opendmarc_port} only`, ok: /^(127\.0\.0\.1|\[::1\]):\d+/.test(kv.listen ?? ""), detail: `listening: ${kv.listen}` },
+      { name: "opendmarc is running", ok: active === "active", detail: `opendmarc is ${active}` },
+      { name: `opendmarc listens on localhost:${v.opendmarc_port} only`, ok: on.length > 0 && on.every(isLoopback), detail: `listening: ${on.join(" ") || "nothing"}` },
     ];
   },
 });

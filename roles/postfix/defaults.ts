@@ -59,7 +59,7 @@ export const postfixDefaults = defineDefaults("postfix", {
   },
   postfix_default_process_limit: {
     default: 10,
-    why: "Processes per Postfix service (default 100): measured to keep Postfix near 9 MiB PSS after traffic on a 1 GB VM (../shared/lab-recipe.md §7).",
+    why: "Processes per Postfix service (default 100): measured to keep Postfix near 9 MiB PSS after traffic on a 1 GB VM (docs/memory.md).",
     schema: { type: "integer", minimum: 2, maximum: 1000 },
   },
   postfix_max_idle: {

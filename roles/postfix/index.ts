@@ -6,6 +6,7 @@
  *
  * Refuses to touch a host whose Postfix lacks the SMTP smuggling fix.
  */
+import { commandOutput, commandStatus, confValues, listeningSockets, systemdUnit, tcpPorts } from "../../lib/facts/system.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
@@ -103,9 +104,19 @@ export const OWNED_MAIN_CF = [
 
 const SINGLE_LINE = formats.singleLine();
 
+/** The live values verify reads (postconf prints `name = value`). */
+const POSTCONF = ref(confValues, "postconf mail_version smtpd_forbid_bare_newline relayhost smtp_tls_security_level smtp_sasl_auth_enable");
+/** postconf's own warnings (unknown or misspelt parameters), first three lines. */
+const POSTCONF_WARNINGS = ref(commandOutput, "postconf -n 2>&1 >/dev/null | head -n 3 | tr '\\n' ' '");
+
 export const postfix = defineRole<PostfixVars>({
   name: "postfix",
   settings: postfixDefaults,
+  reads: {
+    relay_enabled: "main.cf's relayhost section: Postfix is what sends through the relay; the relay role owns the switch and the credentials",
+    relay_host: "relayhost = [relay_host]:relay_port, matching the relay role's password file entry",
+    relay_port: "relayhost = [relay_host]:relay_port, matching the relay role's password file entry",
+  },
   validate(v) {
     const out = [];
     for (const [k, val] of Object.entries(v.postfix_extra_main_cf ?? {})) {
@@ -145,7 +156,7 @@ export const postfix = defineRole<PostfixVars>({
     const steps: Step[] = [
       {
         title: "Preseed Postfix's debconf answers",
-        // Debian's postinst asks these; "Internet Site" + the FQDN (../shared/lab-recipe.md §6).
+        // Debian's postinst asks these (debconf-show postfix); "Internet Site" + the FQDN, so it never stops to ask.
         action: apt.debconf({ package: "postfix", questions: { "postfix/main_mailer_type": ["select", "Internet Site"], "postfix/mailname": ["string", fqdn] } }),
       },
       { title: "Install Postfix", action: apt.packages({ present: ["postfix"] }) },
@@ -167,31 +178,29 @@ export const postfix = defineRole<PostfixVars>({
     // listeners are picked up by `postfix reload` too (master(8)).
     { name: "reload postfix", action: systemd.service({ name: "postfix", reloaded: true }) },
   ],
+  verifyFacts: () => [ref(systemdUnit, "postfix"), POSTCONF, ref(listeningSockets, undefined), ref(commandStatus, "postfix check"), POSTCONF_WARNINGS],
   async verify(ctx) {
-    const r = await ctx.run(
-      `echo "active=$(systemctl is-active postfix)"; echo "version=$(postconf -h mail_version)"; echo "bare=$(postconf -h smtpd_forbid_bare_newline)"; ` +
-        `echo "ports=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -un | tr '\\n' ' ')"; postfix check >/dev/null 2>&1 && echo check=ok; ` +
-        `echo "warnings=$(postconf -n 2>&1 >/dev/null | head -n 3 | tr '\\n' ' ')"; ` +
-        `echo "relayhost=$(postconf -h relayhost)"; echo "smtp_tls=$(postconf -h smtp_tls_security_level)"; echo "smtp_sasl=$(postconf -h smtp_sasl_auth_enable)"`,
-    );
-    const kv = Object.fromEntries(r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1).trim()]));
-    const ports = (kv.ports ?? "").split(" ");
+    const pc = ctx.fact(POSTCONF);
+    const active = ctx.fact(ref(systemdUnit, "postfix")).active;
+    const ports = tcpPorts(ctx.fact(ref(listeningSockets, undefined)));
+    const warnings = ctx.fact(POSTCONF_WARNINGS);
     const checks = [
-      { name: "postfix is running", ok: kv.active === "active", detail: `postfix is ${kv.active}` },
-      { name: "SMTP smuggling fix active", ok: hasSmugglingFix(kv.version ?? "") && kv.bare === "normalize", detail: `mail_version ${kv.version}, smtpd_forbid_bare_newline=${kv.bare}` },
-      { name: "25, 465 and 587 listen", ok: ["25", "465", "587"].every((p) => ports.includes(p)), detail: `listening ports: ${kv.ports}` },
-      { name: "postfix check passes", ok: kv.check === "ok", detail: "postfix check failed" },
-      { name: "no postconf warnings", ok: !kv.warnings, detail: kv.warnings ?? "" },
+      { name: "postfix is running", ok: active === "active", detail: `postfix is ${active}` },
+      { name: "SMTP smuggling fix active", ok: hasSmugglingFix(pc.mail_version ?? "") && pc.smtpd_forbid_bare_newline === "normalize", detail: `mail_version ${pc.mail_version}, smtpd_forbid_bare_newline=${pc.smtpd_forbid_bare_newline}` },
+      { name: "25, 465 and 587 listen", ok: [25, 465, 587].every((p) => ports.includes(p)), detail: `listening ports: ${ports.join(" ")}` },
+      { name: "postfix check passes", ok: ctx.fact(ref(commandStatus, "postfix check")) === 0, detail: "postfix check failed" },
+      { name: "no postconf warnings", ok: !warnings, detail: warnings },
     ];
     const v = ctx.vars;
     if (v.relay_enabled) {
       checks.push(
-        { name: "outbound mail goes through the relay", ok: kv.relayhost === `[${v.relay_host}]:${v.relay_port}`, detail: `relayhost=${kv.relayhost}` },
-        { name: "relay requires TLS and SASL", ok: kv.smtp_tls === "secure" && kv.smtp_sasl === "yes", detail: `smtp_tls_security_level=${kv.smtp_tls} smtp_sasl_auth_enable=${kv.smtp_sasl}` },
+        { name: "outbound mail goes through the relay", ok: pc.relayhost === `[${v.relay_host}]:${v.relay_port}`, detail: `relayhost=${pc.relayhost}` },
+        { name: "relay requires TLS and SASL", ok: pc.smtp_tls_security_level === "secure" && pc.smtp_sasl_auth_enable === "yes", detail: `smtp_tls_security_level=${pc.smtp_tls_security_level} smtp_sasl_auth_enable=${pc.smtp_sasl_auth_enable}` },
+        // A probe (a TLS handshake with the relay), not state: it runs as a command.
         await relayCertificateCheck(v, ctx.run),
       );
     } else {
-      checks.push({ name: "no relayhost (direct delivery)", ok: !kv.relayhost, detail: `relayhost=${kv.relayhost}` });
+      checks.push({ name: "no relayhost (direct delivery)", ok: !pc.relayhost, detail: `relayhost=${pc.relayhost}` });
     }
     return checks;
   },

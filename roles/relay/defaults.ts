@@ -14,7 +14,7 @@ export interface RelayVars {
 export const relayDefaults = defineDefaults("relay", {
   relay_enabled: {
     default: false,
-    why: "Oracle Cloud blocks outbound port 25 for free accounts (field notes #1): turn this on to send everything through a smarthost. Inbound mail is unchanged.",
+    why: "Oracle Cloud blocks outbound port 25 for free accounts (docs/oracle-cloud.md): turn this on to send everything through a smarthost. Inbound mail is unchanged.",
     schema: { type: "boolean" },
   },
   relay_host: {

@@ -4,6 +4,8 @@
  * the postfix role's template). Mandatory TLS and SASL; the password file is
  * root-only and never shown.
  */
+import { ref } from "../../lib/facts/types.js";
+import { fileStat } from "../../lib/facts/files.js";
 import { apt, command, directory, file } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
@@ -37,6 +39,18 @@ export async function relayCertificateCheck(v: RelayVars, run: (c: string) => Pr
 export const relay = defineRole<RelayVars>({
   name: "relay",
   settings: relayDefaults,
+  // Off: mail goes out directly (the postfix role drops relayhost) and the password file is emptied.
+  switch: {
+    setting: "relay_enabled",
+    off: () => [
+      { title: "Create /etc/postfix", action: directory({ path: "/etc/postfix", mode: "0755" }) },
+      {
+        title: `Empty ${SASL_PASSWD} (relay_enabled is false)`,
+        action: file({ path: SASL_PASSWD, content: "# Managed by mailstead (relay role): relay_enabled is false.\n", owner: "root", group: "root", mode: "0600", sensitive: true }),
+        sensitive: true,
+      },
+    ],
+  },
   validate(v) {
     if (!v.relay_enabled) return [];
     const missing = (["relay_host", "relay_username", "relay_password"] as const).filter((k) => !v[k]);
@@ -48,16 +62,16 @@ export const relay = defineRole<RelayVars>({
   },
   steps(ctx) {
     const v = ctx.vars;
-    const content = v.relay_enabled ? `# Managed by mailstead (relay role).\n[${v.relay_host}]:${v.relay_port} ${v.relay_username}:${v.relay_password}\n` : "# Managed by mailstead (relay role): relay_enabled is false.\n";
+    const content = `# Managed by mailstead (relay role).\n[${v.relay_host}]:${v.relay_port} ${v.relay_username}:${v.relay_password}\n`;
     return [
       // The relay role runs before the postfix role (so main.cf never names a missing file); the package fills this directory later.
       { title: "Create /etc/postfix", action: directory({ path: "/etc/postfix", mode: "0755" }) },
       // Cyrus SASL client mechanisms (PLAIN, LOGIN) for Postfix's smtp client.
-      { title: "Install SASL client mechanisms", action: apt.packages({ present: ["libsasl2-modules"] }), when: v.relay_enabled },
+      { title: "Install SASL client mechanisms", action: apt.packages({ present: ["libsasl2-modules"] }) },
       {
         title: `Write ${RELAY_CA} (the CAs the relay's certificate must chain to)`,
         action: file({ path: RELAY_CA, content: v.relay_tls_ca.endsWith("\n") ? v.relay_tls_ca : `${v.relay_tls_ca}\n`, mode: "0644" }),
-        when: v.relay_enabled && v.relay_tls_ca !== "",
+        when: v.relay_tls_ca !== "",
         notify: "reload postfix",
       },
       {
@@ -71,12 +85,10 @@ export const relay = defineRole<RelayVars>({
   handlers: () => [{ name: "reload postfix", action: command({ run: "systemctl reload postfix", onlyIf: "systemctl is-active -q postfix" }) }],
   // relayhost and the TLS/SASL policy are in main.cf, which the postfix role renders after
   // this role: the postfix role's verify checks them. This one checks what it owns.
-  async verify(ctx) {
-    if (!ctx.vars.relay_enabled) return [];
-    const r = await ctx.run(`stat -c '%a %U' ${SASL_PASSWD}`);
-    const got = r.stdout.trim() || r.stderr.trim();
-    return [
-      { name: "relay password file is 0600 root", ok: got === "600 root", detail: got },
-    ];
+  verifyFacts: () => [ref(fileStat, SASL_PASSWD)],
+  verify(ctx) {
+    const st = ctx.fact(ref(fileStat, SASL_PASSWD));
+    const got = st ? `${st.mode} ${st.owner}` : "missing";
+    return [{ name: "relay password file is 0600 root", ok: got === "0600 root", detail: got }];
   },
 });

@@ -12,6 +12,7 @@
  */
 import { posix } from "node:path";
 import { fileStat } from "../../lib/facts/files.js";
+import { commandOutput, commandStatus } from "../../lib/facts/system.js";
 import { ref } from "../../lib/facts/types.js";
 import { command, directory, symlink } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
@@ -32,6 +33,18 @@ export const tlsPaths = (dir: string) => ({
   privkey: posix.join(dir, "privkey.pem"),
   selfsignedDir: posix.join(dir, "selfsigned"),
 });
+
+/** What the tls role's verify reads: validity, and the public key of the certificate and of the key (their sha256). */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+function tlsVerifyFacts(v: TlsVars) {
+  const p = tlsPaths(v.tls_dir);
+  return {
+    valid: ref(commandStatus, `openssl x509 -noout -checkend 0 -in ${quote(p.fullchain)}`),
+    key: ref(commandOutput, `openssl pkey -in ${quote(p.privkey)} -pubout 2>/dev/null | sha256sum`),
+    certKey: ref(commandOutput, `openssl x509 -in ${quote(p.fullchain)} -pubkey -noout 2>/dev/null | sha256sum`),
+  };
+}
 
 export const tls = defineRole<TlsVars>({
   name: "tls",
@@ -64,16 +77,15 @@ export const tls = defineRole<TlsVars>({
       { title: `Link ${p.privkey}`, action: symlink({ path: p.privkey, target: "selfsigned/privkey.pem" }), when: missing(p.privkey) },
     ];
   },
-  async verify(ctx) {
-    const p = tlsPaths(ctx.vars.tls_dir);
-    const r = await ctx.run(
-      `openssl x509 -noout -checkend 0 -in ${quote(p.fullchain)} >/dev/null && echo valid; ` +
-        `openssl pkey -in ${quote(p.privkey)} -pubout 2>/dev/null | sha256sum; openssl x509 -in ${quote(p.fullchain)} -pubkey -noout | sha256sum`,
-    );
-    const lines = r.stdout.trim().split("\n");
+  verifyFacts: (v) => Object.values(tlsVerifyFacts(v)),
+  verify(ctx) {
+    const f = tlsVerifyFacts(ctx.vars);
+    const certKey = ctx.fact(f.certKey);
+    const key = ctx.fact(f.key);
     return [
-      { name: "certificate present and not expired", ok: lines[0] === "valid", detail: r.stderr.trim() || r.stdout.trim() },
-      { name: "private key matches the certificate", ok: lines.length === 3 && lines[1] === lines[2], detail: "public keys differ" },
+      { name: "certificate present and not expired", ok: ctx.fact(f.valid) === 0, detail: `${tlsPaths(ctx.vars.tls_dir).fullchain} is missing or expired` },
+      // sha256 of nothing (e3b0c442...): openssl printed no key at all.
+      { name: "private key matches the certificate", ok: !certKey.startsWith(EMPTY_SHA256) && certKey === key, detail: "public keys differ (or are missing)" },
     ];
   },
 });

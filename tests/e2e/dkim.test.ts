@@ -219,7 +219,7 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     }
   });
 
-  it("OpenDKIM and OpenDMARC stay small after this traffic (PSS; budget from ../shared/lab-recipe.md §7)", async () => {
+  it("OpenDKIM and OpenDMARC stay small after this traffic (PSS; bounds in docs/memory.md)", async () => {
     for (const h of [mx1, mx2]) {
       const m = await memReport(h);
       const pss = (u: string) => (m.units.find((x) => x.unit === u)?.pssKiB ?? NaN) / 1024;

@@ -113,9 +113,18 @@ describe("firewall on an Oracle-shaped host", () => {
     expect(after).not.toContain("8443");
     expect(after).toBe(before);
     expect(await reachable([8443])).toEqual([]);
-    // and a converge with the old inventory is a no-op again (files match the live rules? no:
-    // the file on disk is the new one; the next converge re-applies and confirms it)
+    // The rules file on disk is the refused one (with 8443) and the failed run left "apply the
+    // firewall" pending: a converge with the old inventory renders the old rules back, applies and
+    // confirms them, and the next converge changes nothing.
     const fixed = await site(["-i", inventory]);
-    expect(fixed.code).toBe(0);
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    const changedNow = stepsWith(fixed, "changed");
+    expect(changedNow.some((s) => s.includes("firewall: Render /etc/mailstead/firewall.nft")), changedNow.join("\n")).toBe(true);
+    expect(changedNow.some((s) => s.includes("firewall: apply the firewall")), changedNow.join("\n")).toBe(true);
+    expect((await root(oci, "nft list chain inet mailstead input")).stdout).toBe(before);
+    expect(await reachable([8443])).toEqual([]);
+    const again = await site(["-i", inventory]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(stepsWith(again, "changed")).toEqual([]);
   });
 });

@@ -46,12 +46,8 @@ beforeAll(async () => {
   console.log(pk.stdout.trim());
   users = testUsers();
   inv = writeMailInventory(lab, users, { hashes });
+  // No retry: a first converge that fails is a failure (the test below says which steps).
   first = await site(["-i", inv.path, "--limit", "mail"]);
-  if (first.code !== 0) {
-    // The lab is shared (other e2e files converge the same VMs): say why, then retry once.
-    console.log(`first mail converge failed (exit ${first.code}), retrying once:\n${stepsWith(first, "failed").join("\n")}\n${first.stderr.slice(-2000)}`);
-    first = await site(["-i", inv.path, "--limit", "mail"]);
-  }
   console.log(`mail converge: first ${first.seconds.toFixed(1)} s`);
 });
 
@@ -430,13 +426,13 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(stepsWith(again, "changed")).toEqual([]);
   });
-  it("stays small at rest: postfix + dovecot PSS after the traffic (../shared/lab-recipe.md §7, nothing stopped)", async () => {
-    // §7: after traffic, 30 s idle, then PSS per systemd unit. Nothing is stopped or restarted here:
+  it("stays small at rest: postfix + dovecot PSS after the traffic (docs/memory.md, nothing stopped)", async () => {
+    // docs/memory.md: after traffic, 30 s idle, then PSS per systemd unit. Nothing is stopped or restarted here:
     // this is the state the tests left, which is what a converged host looks like after use.
     await new Promise((r) => setTimeout(r, 30_000));
-    // Bound. The whole mail stack has 100 MB. §7's tuned column leaves postfix + dovecot about
+    // Bound. The whole mail stack has 100 MB. the lab measurement leaves postfix + dovecot about
     // 24 MiB (100 - OS base ~22 - fail2ban 18.8 - opendkim 5.1 - opendmarc 2.1 - Roundcube's
-    // php-fpm 25.3 - nginx 2.6), for *light* traffic; §7 measured 14.4 MiB tuned and 31.2 MiB with
+    // php-fpm 25.3 - nginx 2.6), for *light* traffic; it measured 14.4 MiB tuned and 31.2 MiB with
     // Debian's defaults. This suite's traffic is heavy (testssl's hundreds of handshakes, an 11 MiB
     // message, quota fills, relaying), so the generous bound is 32 MiB: just above the untuned
     // figure, i.e. it fails when the process limits / idle timeouts stop working or a daemon

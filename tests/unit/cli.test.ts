@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runPlaybook, type CliIo } from "../../lib/cli.js";
+import { dnsMain } from "../../playbooks/dns.js";
+import { verifyMain } from "../../playbooks/verify.js";
 import { command, file } from "../../lib/operations/index.js";
 import type { Role } from "../../lib/role.js";
 import { defineDefaults } from "../../lib/defaults.js";
@@ -110,5 +112,32 @@ describe("site CLI", () => {
     const b = io();
     expect(await runPlaybook(["-i", join(dir, "hosts.yml"), "--tags", "other"], playbook, b)).toBe(0);
     expect(b.lines).toContain("total  ok=0 changed=0 failed=0 skipped=0");
+  });
+});
+
+describe("one front door: dns.ts and verify.ts decide exit codes where site.ts does", () => {
+  const withWrite = () => {
+    const x = io();
+    const written: string[] = [];
+    return { ...x, written, stdout: { isTTY: false, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream };
+  };
+  for (const [name, main] of [["dns", dnsMain], ["verify", verifyMain]] as const) {
+    it(`${name}: --help 0, a bad flag 2 with the usage, a bad inventory 2 naming file and line, no host touched`, async () => {
+      const a = withWrite();
+      expect(await main(["--help"], a)).toBe(0);
+      expect(a.written.join("")).toContain(`Usage: ${name}`);
+      const b = withWrite();
+      expect(await main(["-i", "x.yml", "--bogus"], b)).toBe(2);
+      expect(b.errors.join("\n")).toMatch(new RegExp(`unknown option '--bogus'[\\s\\S]*usage: npx tsx playbooks/${name}.ts`));
+      const c = withWrite();
+      const bad = join(import.meta.dirname, "fixtures/hostile/01-alias-target-newline.yml");
+      expect(await main(["-i", bad], c)).toBe(2);
+      expect(c.errors.join("\n")).toMatch(/01-alias-target-newline\.yml:\d+: hosts\.mx1\.vars\.mailbox_aliases/);
+    });
+  }
+  it("verify: a --resolver that is not an address is bad input (2)", async () => {
+    const a = withWrite();
+    expect(await verifyMain(["-i", "x.yml", "--resolver", "abc"], a)).toBe(2);
+    expect(a.errors.join("\n")).toContain("--resolver abc: not an IP address");
   });
 });

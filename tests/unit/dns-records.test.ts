@@ -2,7 +2,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { defaultValues } from "../../lib/defaults.js";
-import { dkimPValue, isPublicAddress, parseHostFacts, hostFactsCommand } from "../../dns/hostfacts.js";
+import { dkimPValue, hostAddresses, hostFacts, isPublicAddress, publicKeyDer } from "../../dns/hostfacts.js";
 import { computeRecords, expandIPv6, formatTable, formatZone, mtaStsId, mtaStsPolicy, parseZone, rdata, reverseName, spfRecord, txtChunks, txtStrings, type DnsHostInput } from "../../dns/records.js";
 import { dnsDefaults } from "../../roles/dns/defaults.js";
 import type { DnsVars } from "../../roles/dns/index.js";
@@ -133,16 +133,19 @@ describe("zone and table formats", () => {
 });
 
 describe("host facts", () => {
-  it("one command reads addresses and each DKIM key", () => {
-    const c = hostFactsCommand([{ selector: "mail", algorithm: "rsa", path: "/etc/opendkim/keys/example.org/mail.private" }]);
-    expect(c).toContain("ip -o addr show scope global");
-    expect(c).toContain("openssl pkey -in /etc/opendkim/keys/example.org/mail.private -pubout -outform DER");
+  it("the address fact keeps public addresses and reports private ones (NAT)", () => {
+    const a = hostAddresses.parse(["10.0.0.12/24", "203.0.113.7/24", "2001:db8::25/64", "fe80::1/64", ""].join("\n"));
+    expect(a).toEqual({ ipv4: ["203.0.113.7"], ipv6: ["2001:db8::25"], privateAddresses: ["10.0.0.12", "fe80::1"] });
+    expect(hostAddresses.command()).toContain("ip -o addr show scope global");
   });
-  it("keeps public addresses, reports private ones (NAT) and missing keys", () => {
-    const f = parseHostFacts(["addr 10.0.0.12/24", "addr 203.0.113.7/24", "addr 2001:db8::25/64", "addr fe80::1/64", `dkim mail rsa ${RSA}`, "dkim ed ed25519 missing"].join("\n"));
-    expect(f.ipv4).toEqual(["203.0.113.7"]);
-    expect(f.ipv6).toEqual(["2001:db8::25"]);
-    expect(f.privateAddresses).toEqual(["10.0.0.12", "fe80::1"]);
+  it("the key fact reads the public half, or null for a missing key; missing keys are reported", () => {
+    expect(publicKeyDer.command("/etc/opendkim/keys/example.org/mail.private")).toContain("openssl pkey -in /etc/opendkim/keys/example.org/mail.private -pubout -outform DER");
+    expect(publicKeyDer.parse(`${RSA}\n`, "x")).toBe(RSA);
+    expect(publicKeyDer.parse("missing\n", "x")).toBeNull();
+    const f = hostFacts({ ipv4: ["203.0.113.7"], ipv6: [], privateAddresses: [] }, [
+      { selector: "mail", algorithm: "rsa", path: "/k1", der: RSA },
+      { selector: "ed", algorithm: "ed25519", path: "/k2", der: null },
+    ]);
     expect(f.dkim).toEqual([{ selector: "mail", algorithm: "rsa", publicKey: RSA }]);
     expect(f.missingKeys).toEqual(["ed"]);
   });

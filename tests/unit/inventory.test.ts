@@ -382,3 +382,38 @@ describe("shipped files", () => {
     expect(inv.warnings).toEqual([]);
   });
 });
+
+describe("renamed settings (Setting.formerly)", () => {
+  const renamedSettings = { ...settings, web_port: { ...settings.web_port!, formerly: ["http_port"] } };
+  const hosts = "hosts:\n  mx1:\n    address: 198.51.100.10\n";
+  const loadWith = (yaml: string) => {
+    const { file, env } = setup({ yaml });
+    return { file, run: () => loadInventory(file, { settings: renamedSettings, env }) };
+  };
+
+  it("an old name still loads, under the new name, with a warning at its line (global, group and host vars)", () => {
+    const { file, run } = loadWith(`vars:\n  http_port: 8443\n${hosts}    vars:\n      http_port: 9443\n`);
+    const inv = run();
+    expect(inv.hosts[0]!.vars.web_port).toBe(9443);
+    expect(inv.hosts[0]!.vars).not.toHaveProperty("http_port");
+    expect(inv.warnings).toEqual(expect.arrayContaining([
+      `${file}:2: vars.http_port is now called web_port: rename it (the old name still loads, for now)`,
+      `${file}:7: hosts.mx1.vars.http_port is now called web_port: rename it (the old name still loads, for now)`,
+    ]));
+  });
+
+  it("a bad value under the old name is reported at the old name's line", () => {
+    const { file, run } = loadWith(`vars:\n  http_port: 99999\n${hosts}`);
+    expect(run).toThrow(InventoryError);
+    try {
+      run();
+    } catch (e) {
+      expect((e as InventoryError).problems[0]).toMatchObject({ file, line: 2 });
+    }
+  });
+
+  it("both names at once is refused", () => {
+    const { run } = loadWith(`vars:\n  http_port: 8443\n  web_port: 443\n${hosts}`);
+    expect(run).toThrow(/http_port is the old name of web_port, and both are set — keep only web_port/);
+  });
+});

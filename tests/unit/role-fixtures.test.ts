@@ -39,3 +39,28 @@ describe("role fixtures", () => {
     }
   }
 });
+
+describe("switches", () => {
+  it("a setting named <role>_enabled is that role's switch, and every switch is one", () => {
+    for (const role of siteRoles) {
+      const own = Object.keys(role.settings).filter((k) => k === `${role.name}_enabled`);
+      expect(role.switch?.setting ? [role.switch.setting] : [], role.name).toEqual(own);
+      if (role.switch) expect((role.settings[role.switch.setting]!.schema as { type: string }).type).toBe("boolean");
+    }
+    // The two switches that are security decisions say what switching them off leaves open.
+    expect(siteRoles.filter((r) => r.switch?.security).map((r) => r.name).sort()).toEqual(["fail2ban", "firewall"]);
+  });
+});
+
+describe("one room per setting", () => {
+  it("a role's templates read another role's setting only when it says so, and why", () => {
+    const all = new Map(siteRoles.flatMap((r) => Object.keys(r.settings).map((k) => [k, r.name] as const)));
+    for (const role of siteRoles) {
+      for (const [k, why] of Object.entries(role.reads ?? {})) {
+        expect(all.get(k), `${role.name} reads ${k}, which no role declares`).toBeDefined();
+        expect(all.get(k), `${role.name} reads its own ${k}`).not.toBe(role.name);
+        expect(why.length, `${role.name} reads ${k} without a why`).toBeGreaterThan(20);
+      }
+    }
+  });
+});

@@ -250,3 +250,93 @@ describe("runner", () => {
     }
   });
 });
+
+describe("a role's switch (<role>_enabled): one meaning for every role", () => {
+  const guarded = (d: string): Role => ({
+    name: "guard",
+    settings: {},
+    switch: {
+      setting: "guard_enabled",
+      security: "nothing guards the door",
+      off: () => [{ title: "stop the guard", action: command({ run: `echo stopped >> ${join(d, "off.log")}` }) }],
+    },
+    steps: () => [{ title: "write guard.conf", action: file({ path: join(d, "guard.conf"), content: "on\n", backupDir: join(d, "backup") }), notify: "reload" }],
+    handlers: () => [{ name: "reload", action: command({ run: `echo reload >> ${join(d, "on.log")}` }) }],
+    verify: async () => [{ name: "guard is up", ok: false, detail: "verify must not run when off" }],
+  });
+
+  it("off: only the off steps run, no handler, no verify, and a warning says what is unprotected", async () => {
+    const out = await run([host("h1", { guard_enabled: false })], [guarded(dir)], { check: false, diff: false });
+    expect(out.results.map((r) => `${r.status} ${r.title}`)).toEqual(["warning guard_enabled is false: guard is switched off", "changed stop the guard"]);
+    expect(out.results[0]!.error?.message).toBe("nothing guards the door");
+    expect(existsSync(join(dir, "guard.conf"))).toBe(false);
+    expect(existsSync(join(dir, "on.log"))).toBe(false);
+    expect(out.summaries[0]).toMatchObject({ failed: 0, warnings: 1 });
+  });
+
+  it("off, in check mode: the warning is still there and nothing runs", async () => {
+    const out = await run([host("h1", { guard_enabled: false })], [guarded(dir)], { check: true, diff: false });
+    expect(out.results.map((r) => r.status)).toEqual(["warning", "changed"]);
+    expect(existsSync(join(dir, "off.log"))).toBe(false);
+  });
+
+  it("on: the role's own steps, handlers and verify", async () => {
+    const out = await run([host("h1", { guard_enabled: true })], [guarded(dir)], { check: false, diff: false });
+    expect(out.results.map((r) => `${r.kind} ${r.status} ${r.title}`)).toEqual(["step changed write guard.conf", "handler changed reload", "verify failed verify: guard is up"]);
+    expect(existsSync(join(dir, "off.log"))).toBe(false);
+  });
+});
+
+describe("pending handlers survive a failed run", () => {
+  const role = (d: string, failAt: "second" | "none"): Role => ({
+    name: "keep",
+    settings: {},
+    steps: () => [
+      { title: "write k.conf", action: file({ path: join(d, "k.conf"), content: "k\n", backupDir: join(d, "backup") }), notify: "reload k" },
+      { title: "second step", action: command({ run: failAt === "second" ? "exit 3" : "true", unless: "false" }) },
+    ],
+    handlers: () => [{ name: "reload k", action: command({ run: `echo reload >> ${join(d, "reload.log")}` }) }],
+  });
+  const log = (d: string) => (existsSync(join(d, "reload.log")) ? readFileSync(join(d, "reload.log"), "utf8") : "");
+
+  it("a handler notified before a failure is persisted, shown in check mode, run and cleared by the next run", async () => {
+    const stateDir = join(dir, "state");
+    const first = await run([host()], [role(dir, "second")], { check: false, diff: false, stateDir });
+    expect(first.summaries[0]!.failed).toBe(1);
+    expect(first.summaries[0]!.pendingHandlers).toEqual(["reload k"]);
+    expect(log(dir)).toBe("");
+    expect(readdirSync(join(stateDir, "pending"))).toHaveLength(1);
+
+    // The file is in place now, so no step notifies: only the persisted marker brings the handler back.
+    const check = await run([host()], [role(dir, "none")], { check: true, diff: false, stateDir });
+    const planned = check.results.find((r) => r.kind === "handler")!;
+    expect(planned).toMatchObject({ title: "reload k", status: "changed" });
+    expect(planned.reasons).toContain("notified by an earlier run that failed before it ran");
+    expect(log(dir)).toBe("");
+
+    const second = await run([host()], [role(dir, "none")], { check: false, diff: false, stateDir });
+    expect(second.results.filter((r) => r.kind === "handler").map((r) => `${r.status} ${r.title}`)).toEqual(["changed reload k"]);
+    expect(log(dir)).toBe("reload\n");
+    expect(readdirSync(join(stateDir, "pending"))).toEqual([]);
+
+    const third = await run([host()], [role(dir, "none")], { check: false, diff: false, stateDir });
+    expect(third.results.filter((r) => r.kind === "handler")).toEqual([]);
+    expect(log(dir)).toBe("reload\n");
+  });
+
+  it("a run that succeeds leaves nothing pending", async () => {
+    const stateDir = join(dir, "state");
+    await run([host()], [role(dir, "none")], { check: false, diff: false, stateDir });
+    expect(log(dir)).toBe("reload\n");
+    expect(readdirSync(join(stateDir, "pending"))).toEqual([]);
+  });
+
+  it("a marker of another role, or of a handler that no longer exists, is left alone", async () => {
+    const stateDir = join(dir, "state");
+    mkdirSync(join(stateDir, "pending"), { recursive: true });
+    writeFileSync(join(stateDir, "pending", "other--0123456789abcdef"), "other\nrestart other\n");
+    const out = await run([host()], [role(dir, "none")], { check: false, diff: false, stateDir });
+    expect(out.results.filter((r) => r.kind === "handler").map((r) => r.title)).toEqual(["reload k"]);
+    expect(readdirSync(join(stateDir, "pending"))).toEqual(["other--0123456789abcdef"]);
+  });
+});
