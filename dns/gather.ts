@@ -3,12 +3,12 @@
  * same loader and schema as site.ts), pick the hosts, and read each host's
  * facts through the engine's fact system (one round trip per host).
  */
+import { derived } from "../roles/derived.js";
 import { ref } from "../lib/facts/types.js";
 import { Host } from "../lib/host.js";
 import { transportFor } from "../lib/transport/index.js";
 import { loadInventory, selectHosts, type HostSpec } from "../lib/inventory/index.js";
 import type { Transport } from "../lib/transport/types.js";
-import { mailDomain } from "../roles/mailbox/model.js";
 import { dkimKeys, type OpendkimVars } from "../roles/opendkim/index.js";
 import { allSettings, siteRoles } from "../roles/registry.js";
 import { hostAddresses, hostFacts, publicKeyDer } from "./hostfacts.js";
@@ -43,6 +43,6 @@ export async function gatherHost(spec: HostSpec, acceptNewHostKeys = false): Pro
     spec,
     transport,
     warnings,
-    input: { fqdn: `${v.base_hostname}.${v.base_domain}`, domain: mailDomain(v), facts: { ipv4: f.ipv4, ipv6: f.ipv6, dkim: f.dkim }, vars: v },
+    input: { fqdn: derived(v).fqdn, domain: derived(v).mailDomain, facts: { ipv4: f.ipv4, ipv6: f.ipv6, dkim: f.dkim }, vars: v },
   };
 }

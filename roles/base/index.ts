@@ -3,6 +3,7 @@
  * FQDN, sane apt sources and fresh lists, security updates now and
  * unattended, time sync, a capped journal, swap on small VMs, base packages.
  */
+import { derived } from "../derived.js";
 import { fileContent, fileStat } from "../../lib/facts/files.js";
 import { debPackages } from "../../lib/facts/packages.js";
 import { commandOutput, commandStatus, containerVirt, memory, systemdUnit } from "../../lib/facts/system.js";
@@ -28,7 +29,7 @@ export interface BaseVars {
   base_swap_file: string;
 }
 
-const fqdnOf = (v: BaseVars) => `${field(v.base_hostname, "base_hostname", /\s/)}.${field(v.base_domain, "base_domain", /\s/)}`;
+const fqdnOf = (v: BaseVars) => derived(v).fqdn;
 
 const SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d";
 const hasSecuritySource = ref(commandStatus, `grep -rhsE '^[^#]*(security\\.debian\\.org|-security)' ${SOURCES} | grep -q .`);

@@ -18,6 +18,7 @@
  * A first issuance that fails (DNS does not point here yet) is a warning
  * naming the record to fix: the converge goes on with the self-signed one.
  */
+import { derived } from "../derived.js";
 import { posix } from "node:path";
 import { fileStat } from "../../lib/facts/files.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
@@ -61,7 +62,7 @@ export const FILES_SERVICE_UNIT = "mailstead-cert-files.service";
 const UNIT_DIR = "/etc/systemd/system";
 
 export const isCertbotMode = (m: CertbotMode) => m === "standalone" || m === "webroot" || m === "dns";
-export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => `${v.base_hostname}.${v.base_domain}`;
+export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
 export const certNames = (v: CertbotVars) => [...new Set([fqdnOf(v), ...v.certbot_extra_names])];
 export const lineage = (name: string) => ({ live: `/etc/letsencrypt/live/${name}`, conf: `/etc/letsencrypt/renewal/${name}.conf` });
 export const dnsPackage = (p: DnsPlugin) => `python3-certbot-dns-${p}`;

@@ -7,6 +7,7 @@
  * picked by the detected version of dovecot-core (installed, else the apt
  * candidate that is about to be installed).
  */
+import { derived } from "../derived.js";
 import { commandStatus, listeningSockets, systemdUnit, tcpPorts } from "../../lib/facts/system.js";
 import { field } from "../../lib/text.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
@@ -14,7 +15,7 @@ import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole, type Step } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
-import { buildModel, type MailboxVars } from "../mailbox/model.js";
+import type { MailboxVars } from "../mailbox/model.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { dovecotDefaults } from "./defaults.js";
 import { debianUpstream, failStep } from "../postfix/version.js";
@@ -47,7 +48,7 @@ export function dovecotSeries(debVersion: string | null | undefined): string {
 
 /** The passwd-file: user@domain:{BLF-CRYPT}hash::::::<per-user quota>. */
 export function usersFile(v: MailboxVars, series: string): string {
-  const m = buildModel(v);
+  const m = derived(v).model;
   const lines = m.mailboxes.map((b) => {
     // passwd-file fields are separated by ':' (none may hold one, nor whitespace or a line break).
     const f = (x: string, what: string) => field(x, what, /[\s:]/);
@@ -61,9 +62,9 @@ export function usersFile(v: MailboxVars, series: string): string {
 export function dovecotTemplateVars(v: DovecotVars, series: string) {
   const p = tlsPaths(v.tls_dir);
   return {
-    mail_domain: buildModel(v).domain,
+    mail_domain: derived(v).mailDomain,
     // The authserv-id of this host's own Authentication-Results headers (OpenDKIM/OpenDMARC AuthservID).
-    fqdn: `${v.base_hostname}.${v.base_domain}`,
+    fqdn: derived(v).fqdn,
     tls_fullchain: p.fullchain,
     tls_privkey: p.privkey,
     tls_cipher_string: v.tls_ciphers_tls12.join(":"),

@@ -8,6 +8,7 @@
  * the host with openssl and never regenerated: the step only runs when the key
  * file is missing. Its public half is published by playbooks/dns.ts.
  */
+import { derived } from "../derived.js";
 import { fileStat } from "../../lib/facts/files.js";
 import { posix } from "node:path";
 import { commandOutput, isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
@@ -97,7 +98,7 @@ export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
   const domain = mailDomain(v);
   const ns = v.opendkim_nameservers.length ? v.opendkim_nameservers : parseResolvConf(resolv);
   return {
-    fqdn: `${v.base_hostname}.${v.base_domain}`,
+    fqdn: derived(v).fqdn,
     mail_domain: domain,
     keys: dkimKeys(v),
     multiple: v.opendkim_ed25519,

@@ -10,6 +10,7 @@
  * daemon (postfix-policyd-spf-python) was measured and costs more
  * (scripts/bench-mailauth-mem.ts, docs/dns.md).
  */
+import { derived } from "../derived.js";
 import { ref } from "../../lib/facts/types.js";
 import { isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
@@ -37,7 +38,7 @@ export const opendmarc = defineRole<OpendmarcVars>({
   },
   steps(ctx) {
     const v = ctx.vars;
-    const tv = { fqdn: `${v.base_hostname}.${v.base_domain}`, ignore: ["127.0.0.1", "::1", ...v.opendmarc_ignore_hosts] };
+    const tv = { fqdn: derived(v).fqdn, ignore: ["127.0.0.1", "::1", ...v.opendmarc_ignore_hosts] };
     return [
       // publicsuffix: organizational domains for relaxed alignment (RFC 7489 §3.2).
       { title: "Install OpenDMARC", action: apt.packages({ present: ["opendmarc", "publicsuffix"] }) },

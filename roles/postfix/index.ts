@@ -6,13 +6,14 @@
  *
  * Refuses to touch a host whose Postfix lacks the SMTP smuggling fix.
  */
+import { derived } from "../derived.js";
 import { commandOutput, commandStatus, confValues, listeningSockets, systemdUnit, tcpPorts } from "../../lib/facts/system.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
 import { formats } from "../../lib/formats.js";
 import { defineRole, type Step } from "../../lib/role.js";
-import { buildModel, postfixTable, type MailboxVars } from "../mailbox/model.js";
+import { postfixTable, type MailboxVars } from "../mailbox/model.js";
 import type { RelayVars } from "../relay/defaults.js";
 import { relayCaFile, relayCertificateCheck } from "../relay/index.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
@@ -56,7 +57,7 @@ const policy = ref(aptPolicy, ["postfix"]);
 
 /** The lookup tables rendered from the mailbox model. */
 export function postfixMaps(v: MailboxVars): Record<string, string> {
-  const m = buildModel(v);
+  const m = derived(v).model;
   const virtual: [string, string][] = m.aliases.map(([a, t]) => [a, t.join(",")]);
   if (m.catchall) {
     // With a catch-all, each real mailbox must map to itself or the wildcard would swallow it.
@@ -73,8 +74,8 @@ export function postfixMaps(v: MailboxVars): Record<string, string> {
 export function postfixTemplateVars(v: PostfixVars, version: string) {
   const p = tlsPaths(v.tls_dir);
   return {
-    fqdn: `${v.base_hostname}.${v.base_domain}`,
-    mail_domain: buildModel(v).domain,
+    fqdn: derived(v).fqdn,
+    mail_domain: derived(v).mailDomain,
     postfix_version: version,
     tls_fullchain: p.fullchain,
     tls_privkey: p.privkey,
@@ -149,7 +150,7 @@ export const postfix = defineRole<PostfixVars>({
         ),
       ];
     }
-    const fqdn = `${v.base_hostname}.${v.base_domain}`;
+    const fqdn = derived(v).fqdn;
     const tv = postfixTemplateVars(v, version);
     const maps = postfixMaps(v);
     const check = (name: string) => `${CHECK_SCRIPT} ${name} %s`;

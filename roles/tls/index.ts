@@ -10,6 +10,7 @@
  * services: Postfix and Dovecot only ever name the stable paths. This role
  * creates the links only when they are missing, so it never undoes that.
  */
+import { derived } from "../derived.js";
 import { posix } from "node:path";
 import { fileStat } from "../../lib/facts/files.js";
 import { commandOutput, commandStatus } from "../../lib/facts/system.js";
@@ -54,7 +55,7 @@ export const tls = defineRole<TlsVars>({
   steps(ctx) {
     const v = ctx.vars;
     const p = tlsPaths(v.tls_dir);
-    const fqdn = `${v.base_hostname}.${v.base_domain}`;
+    const fqdn = derived(v).fqdn;
     const ss = p.selfsignedDir;
     const key = posix.join(ss, "privkey.pem");
     const crt = posix.join(ss, "fullchain.pem");

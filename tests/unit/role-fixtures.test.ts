@@ -9,8 +9,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planRole } from "../../lib/plan.js";
+import { derived } from "../../roles/derived.js";
 import { siteRoles } from "../../roles/registry.js";
-import { expectedOf, FIXTURE_DIR, siteInput, type RoleFixture } from "./role-fixture.js";
+import { expectedOf, FIXTURE_DIR, loadRoleFixture, siteInput, type RoleFixture } from "./role-fixture.js";
 
 const load = (role: string, f: string) => JSON.parse(readFileSync(join(FIXTURE_DIR, role, f), "utf8")) as RoleFixture;
 const cases = (role: string) => readdirSync(join(FIXTURE_DIR, role)).filter((f) => f.endsWith(".json")).sort();
@@ -62,5 +63,37 @@ describe("one room per setting", () => {
         expect(why.length, `${role.name} reads ${k} without a why`).toBeGreaterThan(20);
       }
     }
+  });
+});
+
+describe("state (what a rebuild must restore; the backup role reads it)", () => {
+  it("every role that keeps state on the host declares it: mail, queue, keys, certificates, users", () => {
+    const fx = loadRoleFixture("mailbox", "debian12-converged");
+    const vars = siteInput(fx).vars;
+    const paths = siteRoles.flatMap((r) => (r.state?.(vars) ?? []).map((s) => `${r.name} ${s.path}${s.secret ? " (secret)" : ""}`));
+    expect(paths.sort()).toEqual([
+      "certbot /etc/letsencrypt (secret)",
+      "dovecot /etc/dovecot/users (secret)",
+      "dovecot /etc/dovecot/sieve",
+      "mailbox /var/mail/vhosts",
+      "opendkim /etc/opendkim/keys (secret)",
+      "postfix /var/spool/postfix",
+      "tls /etc/mailstead/tls (secret)",
+    ].sort());
+    for (const r of siteRoles) for (const s of r.state?.(vars) ?? []) expect(s.what.length, `${r.name} ${s.path}`).toBeGreaterThan(15);
+  });
+});
+
+describe("derived values", () => {
+  it("are computed once per host (its vars object), in roles/derived.ts", () => {
+    const vars = siteInput(loadRoleFixture("postfix", "debian12-fresh")).vars;
+    const d = derived(vars as never);
+    expect(derived(vars as never)).toBe(d);
+    expect(d.fqdn).toBe("mx1.example.test");
+    expect(d.mailDomain).toBe("example.test");
+    expect(d.model).toBe(d.model);
+    expect(d.model.mailboxes.map((m) => m.address)).toEqual(["alice@example.test"]);
+    // Another host's vars, another value.
+    expect(derived({ ...vars, base_hostname: "mx9" } as never).fqdn).toBe("mx9.example.test");
   });
 });
