@@ -224,8 +224,10 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
       const m = await memReport(h);
       const pss = (u: string) => (m.units.find((x) => x.unit === u)?.pssKiB ?? NaN) / 1024;
       console.log(`${h.name} (${h.os}): opendkim ${pss("opendkim.service").toFixed(1)} MiB, opendmarc ${pss("opendmarc.service").toFixed(1)} MiB PSS`);
-      // Measured 4-5 MiB and ~2 MiB; the bounds leave room, and fail on a runaway (e.g. a second daemon).
-      expect(pss("opendkim.service"), formatMem(m)).toBeLessThan(8);
+      // Measured 7.0-8.3 MiB (one process; it grows with the signing and its resolver's cache, and PSS
+      // moves with how many other processes share its libraries) and ~2.5 MiB. The bounds leave room
+      // and fail on a runaway (e.g. a second daemon, a leak).
+      expect(pss("opendkim.service"), formatMem(m)).toBeLessThan(10);
       expect(pss("opendmarc.service"), formatMem(m)).toBeLessThan(5);
     }
   });
