@@ -5,6 +5,7 @@
 import type { Settings } from "../lib/defaults.js";
 import type { Role } from "../lib/role.js";
 import { base } from "./base/index.js";
+import { budget } from "./budget/index.js";
 import { fail2ban } from "./fail2ban/index.js";
 import { firewall } from "./firewall/index.js";
 import { motd } from "./motd/index.js";
@@ -22,7 +23,8 @@ import { dns } from "./dns/index.js";
 // certbot comes after postfix and dovecot: its verify checks what 25/465/587/993 serve, and
 // on a fresh host they only listen once those roles ran (they name tls's stable paths, which
 // certbot re-points and then reloads them).
-export const siteRoles: Role[] = [base, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, certbot, fail2ban, dns, motd];
+// budget comes right after base: the mail services find their slice drop-ins when their packages install.
+export const siteRoles: Role[] = [base, budget, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, certbot, fail2ban, dns, motd];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -35,6 +35,26 @@ describe("site playbook on the lab (bookworm + trixie)", () => {
     console.log(`converge: first ${first.seconds.toFixed(1)} s, second (no-op) ${second.seconds.toFixed(1)} s`);
   });
 
+  it("every long-running mail service runs in mail.slice, capped at budget_memory_max, on both releases", async () => {
+    for (const host of lab.hosts.filter((h) => h.name === "mx1" || h.name === "mx2")) {
+      // Debian 12 runs Postfix's master in postfix@-.service, Debian 13 in postfix.service.
+      const postfix = host.os === "bookworm" ? "postfix@-.service" : "postfix.service";
+      const units = [postfix, "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service"];
+      const r = await sshRun(host, `for u in ${units.join(" ")}; do echo "$u $(systemctl show -p Slice --value $u) $(systemctl show -p ControlGroup --value $u)"; done; systemctl show -p MemoryMax -p MemoryHigh -p MemoryLow mail.slice`);
+      const lines = r.stdout.trim().split("\n");
+      for (const u of units) {
+        const line = lines.find((l) => l.startsWith(`${u} `)) ?? "";
+        expect(line, host.name).toMatch(new RegExp(`^${u.replace(/[.@]/g, "\\$&")} mail\\.slice /mail\\.slice/`));
+      }
+      expect(r.stdout, host.name).toContain(`MemoryMax=${100 * 1024 * 1024}`);
+      expect(r.stdout, host.name).toContain(`MemoryHigh=${90 * 1024 * 1024}`);
+      expect(r.stdout, host.name).toContain(`MemoryLow=${40 * 1024 * 1024}`);
+      // The kernel holds the cap: cgroup v2's memory.max, or v1's memory.limit_in_bytes (the lab's hybrid host).
+      const cap = await sshRun(host, "cat /sys/fs/cgroup/mail.slice/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/mail.slice/memory.limit_in_bytes");
+      expect(Number(cap.stdout.trim()), `${host.name}: ${cap.stdout}`).toBe(100 * 1024 * 1024);
+    }
+  });
+
   it("--check --diff on a drifted host reports the drift with a diff and changes nothing", async () => {
     const host = lab.hosts.find((h) => h.name === "mx1")!;
     await sshRun(host, "echo 'hand edit' | sudo tee /etc/motd >/dev/null");

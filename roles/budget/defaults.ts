@@ -1,0 +1,38 @@
+import { defineDefaults } from "../../lib/defaults.js";
+
+/** A systemd memory size: bytes, or a number with K, M or G (systemd.resource-control(5)). */
+const size = { type: "string", pattern: "^[1-9][0-9]{0,5}[KMG]?$", "x-expected": "a size such as 100M (K, M or G)" } as const;
+
+/** Settings of the `budget` role: the mail stack's share of the VM's memory, enforced by systemd. */
+export const budgetDefaults = defineDefaults("budget", {
+  budget_enabled: {
+    default: true,
+    why: "The mail stack gets 100 MB of a 1 GB VM shared with other services; a systemd slice makes that a limit, not a hope.",
+    schema: { type: "boolean" },
+  },
+  budget_slice: {
+    default: "mail.slice",
+    why: "The one slice every long-running mail service runs in, so its memory is counted and capped together (systemd.slice(5)).",
+    schema: { type: "string", pattern: "^[a-z][a-z0-9-]{0,30}\\.slice$", "x-expected": "a slice unit name such as mail.slice" },
+  },
+  budget_memory_max: {
+    default: "100M",
+    why: "The hard cap (MemoryMax): above it the kernel reclaims, then the OOM killer ends a process inside the slice, never outside it (systemd.resource-control(5)).",
+    schema: size,
+  },
+  budget_memory_high: {
+    default: "90M",
+    why: "The throttle point (MemoryHigh, cgroup v2): the slice is slowed and reclaimed before it reaches the cap, so a peak rarely ends in an OOM kill.",
+    schema: size,
+  },
+  budget_memory_low: {
+    default: "40M",
+    why: "Protected memory (MemoryLow, cgroup v2): the VM's other tenants cannot push the idle mail services (measured ~42-56 MiB PSS, docs/memory.md) out of RAM.",
+    schema: size,
+  },
+  budget_services: {
+    default: ["postfix@.service", "postfix.service", "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service"],
+    why: "The long-running mail services charged to the slice. Debian 12 runs Postfix as postfix@-.service (the template's drop-in covers it), Debian 13 as postfix.service.",
+    schema: { type: "array", items: { type: "string", pattern: "^[a-z][a-z0-9@._-]{0,60}\\.service$" }, uniqueItems: true },
+  },
+});
