@@ -74,7 +74,7 @@ export function roleSteps(role: Role, ctx: RoleContext): { steps: (Step | FlushS
   return { steps, handlers };
 }
 
-/** Every fact a role reads before planning (Role.facts) and while planning (its steps' actions). */
+/** The facts a role reads before its steps exist (Role.facts); none when it is switched off. */
 export function roleFacts(role: Role, vars: Record<string, unknown>, os: OsRelease): FactRef[] {
   if (switchedOff(role, vars)) return [];
   return role.facts?.(vars, os) ?? [];

@@ -38,8 +38,8 @@ hb.registerHelper("__oneLine", (value: unknown, shown: unknown) => {
 
 /** `{{x}}` → `{{__oneLine x "x"}}`, `{{h a b}}` → `{{__oneLine (h a b) "h a b"}}`; `{{{x}}}` stays raw. */
 function oneValueOneLine(program: hbs.AST.Program, source: string): void {
+  const lines = source.split("\n");
   const text = (loc: hbs.AST.SourceLocation) => {
-    const lines = source.split("\n");
     if (loc.start.line !== loc.end.line) return "value";
     return lines[loc.start.line - 1]!.slice(loc.start.column, loc.end.column).replace(/^\{\{~?|~?\}\}$/g, "").trim();
   };

@@ -108,6 +108,17 @@ export function opendkimTemplateVars(v: OpendkimVars, resolv: string) {
   };
 }
 
+/** What the opendkim role's verify reads: the unit, the listeners, the signing key's file and its size. */
+function opendkimVerifyFacts(v: OpendkimVars) {
+  const key = dkimKeys(v)[0]!.path;
+  return {
+    unit: ref(systemdUnit, "opendkim"),
+    sockets: ref(listeningSockets, undefined),
+    key: ref(fileStat, key),
+    bits: ref(commandOutput, `openssl pkey -in ${quote(key)} -noout -text 2>/dev/null | head -n1`),
+  };
+}
+
 export const opendkim = defineRole<OpendkimVars>({
   name: "opendkim",
   settings: opendkimDefaults,
@@ -161,17 +172,14 @@ export const opendkim = defineRole<OpendkimVars>({
     ];
   },
   handlers: () => [{ name: "restart opendkim", action: systemd.service({ name: "opendkim", restarted: true }) }],
-  verifyFacts: (v) => {
-    const key = dkimKeys(v)[0]!.path;
-    return [ref(systemdUnit, "opendkim"), ref(listeningSockets, undefined), ref(fileStat, key), ref(commandOutput, `openssl pkey -in ${quote(key)} -noout -text 2>/dev/null | head -n1`)];
-  },
+  verifyFacts: (v) => Object.values(opendkimVerifyFacts(v)),
   verify(ctx) {
     const v = ctx.vars;
-    const key = dkimKeys(v)[0]!.path;
-    const active = ctx.fact(ref(systemdUnit, "opendkim")).active;
-    const on = tcpListeners(ctx.fact(ref(listeningSockets, undefined)), v.opendkim_port);
-    const st = ctx.fact(ref(fileStat, key));
-    const bits = ctx.fact(ref(commandOutput, `openssl pkey -in ${quote(key)} -noout -text 2>/dev/null | head -n1`));
+    const f = opendkimVerifyFacts(v);
+    const active = ctx.fact(f.unit).active;
+    const on = tcpListeners(ctx.fact(f.sockets), v.opendkim_port);
+    const st = ctx.fact(f.key);
+    const bits = ctx.fact(f.bits);
     const mode = st ? `${st.mode} ${st.owner}` : "missing";
     return [
       { name: "opendkim is running", ok: active === "active", detail: `opendkim is ${active}` },
