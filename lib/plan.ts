@@ -75,9 +75,9 @@ export function roleSteps(role: Role, ctx: RoleContext): { steps: (Step | FlushS
 }
 
 /** The facts a role reads before its steps exist (Role.facts); none when it is switched off. */
-export function roleFacts(role: Role, vars: Record<string, unknown>, os: OsRelease): FactRef[] {
+export function roleFacts(role: Role, vars: Record<string, unknown>): FactRef[] {
   if (switchedOff(role, vars)) return [];
-  return role.facts?.(vars, os) ?? [];
+  return role.facts?.(vars) ?? [];
 }
 
 export interface PlannedStep {
@@ -126,7 +126,7 @@ export function planRole(role: Role, input: ContextInput): RolePlan {
       return facts.get(r);
     },
   };
-  for (const r of roleFacts(role, input.vars, input.os)) tracking.get(r);
+  for (const r of roleFacts(role, input.vars)) tracking.get(r);
   const ctx = roleContext(role, { ...input, facts: tracking });
   const { steps, handlers } = roleSteps(role, ctx);
   const planned: PlannedStep[] = [];

@@ -6,7 +6,6 @@ import type { Settings } from "./defaults.js";
 import type { OsRelease } from "./facts/os.js";
 import type { FactRef } from "./facts/types.js";
 import type { Action } from "./operations/types.js";
-import type { RunResult } from "./transport/types.js";
 
 export interface Step {
   /** Imperative title, e.g. "Install Postfix". */
@@ -65,11 +64,6 @@ export interface VerifyContext<V = Record<string, unknown>> {
   os: OsRelease;
   /** A fact the role declared in `verifyFacts`, read after the role converged (batched with the other roles'). */
   fact<T>(r: FactRef<T>): T;
-  /**
-   * Run a read-only command on the host (fresh, not cached): only for probes
-   * that talk to a service (a TLS handshake), never to read state a fact reads.
-   */
-  run(command: string): Promise<RunResult>;
 }
 
 /** A port a role's service listens on for the world (the firewall opens it). */
@@ -132,8 +126,12 @@ export interface Role<V = any> {
   /** The role's on/off switch (see RoleSwitch). */
   switch?: RoleSwitch<V>;
   settings: Settings;
-  /** Facts the step list depends on; gathered in one batch before `steps`. */
-  facts?(vars: V, os: OsRelease): FactRef[];
+  /**
+   * Facts the step list depends on; gathered in one batch before `steps`. They depend on the
+   * vars only (not the release), so the runner reads them with the host's release, in the
+   * run's first round trip.
+   */
+  facts?(vars: V): FactRef[];
   steps(ctx: RoleContext<V>): (Step | FlushStep)[];
   handlers?(ctx: RoleContext<V>): Handler[];
   /**

@@ -140,7 +140,9 @@ class HostRun {
   async run(): Promise<void> {
     const osRef = ref(osRelease, undefined);
     const pendingRef = ref(pendingHandlers, this.stateDir);
-    await this.host.gather([osRef, pendingRef]);
+    // With the release: every role's plan facts (best effort: a failing one fails in its role's turn).
+    const planFacts = this.roles.flatMap((r) => roleFacts(r, this.host.vars));
+    await this.host.gather([osRef, pendingRef, ...planFacts]).catch(() => this.host.gather([osRef, pendingRef]));
     this.os = this.host.get(osRef);
     this.earlier = this.host.get(pendingRef);
     await this.prefetch();
@@ -151,10 +153,11 @@ class HostRun {
   }
 
   /**
-   * Read what every role will read, in two round trips instead of a few per role: first what
-   * the roles' plans and verifies depend on (vars only), then the facts of every role's steps
-   * and handlers. A run that changes nothing needs no other fact round trip; after a change
-   * the cache is dropped and each role gathers again as it goes.
+   * Read what every role will read in one more round trip: with the release and the roles'
+   * plan facts known (the first round trip), every role's steps can be built, so their facts,
+   * their handlers' and every verify's go in one batch. A run that changes nothing needs no
+   * other fact round trip; after a change the cache is dropped and each role gathers again
+   * as it goes.
    */
   private async prefetch(): Promise<void> {
     const vars = this.host.vars;
@@ -162,10 +165,14 @@ class HostRun {
     const verifying = !this.opts.check && !this.opts.noVerify;
     // Best effort: a fact that fails here fails again, in its role's turn, with that role's error.
     const gather = (refs: FactRef[]) => this.host.gather(refs).catch(() => {});
-    await gather([
-      ...this.roles.flatMap((r) => roleFacts(r, vars, this.os)),
-      ...(verifying ? live.flatMap((r) => r.verifyFacts?.(vars, this.os) ?? []) : []),
-    ]);
+    await gather([...(verifying ? live.flatMap((r) => r.verifyFacts?.(vars, this.os) ?? []) : []), ...this.stepFacts()]);
+  }
+
+  /**
+   * The facts of every role's steps and handlers that can be planned now: a role whose
+   * steps read a fact not gathered yet is left for later (its own turn reports any error).
+   */
+  private stepFacts(): FactRef[] {
     const wanted: FactRef[] = [];
     for (const role of this.roles) {
       try {
@@ -173,10 +180,10 @@ class HostRun {
         for (const s of steps) if (!isFlush(s) && s.when !== false) wanted.push(...s.action.facts);
         for (const h of handlers) wanted.push(...h.action.facts);
       } catch {
-        // A role that cannot build its steps yet fails in its own turn, with its own error.
+        // Not yet (a fact it reads is not gathered), or it cannot build its steps at all.
       }
     }
-    await gather(wanted);
+    return wanted;
   }
 
   private context(role: Role): RoleContext {
@@ -191,7 +198,7 @@ class HostRun {
   }
 
   private async runRole(role: Role): Promise<void> {
-    await this.host.gather(roleFacts(role, this.host.vars, this.os));
+    await this.host.gather(roleFacts(role, this.host.vars));
     const { steps, handlers } = roleSteps(role, this.context(role));
     const off = switchedOff(role, this.host.vars);
     const warnOff = off && role.switch!.security !== undefined;
@@ -359,7 +366,6 @@ class HostRun {
         vars: this.host.vars,
         os: this.os,
         fact: (r) => this.host.get(r),
-        run: (c) => this.host.run(c),
       });
       const each = Math.round(((performance.now() - started) / Math.max(checks.length, 1)) * 10) / 10;
       for (const c of checks) {

@@ -68,7 +68,7 @@ try {
   const os = await host.fact(ref(osRelease, undefined));
   const release = `debian${os.versionId}`;
   for (const role of siteRoles) {
-    await host.gather(roleFacts(role, spec.vars, os));
+    await host.gather(roleFacts(role, spec.vars));
     const input = { ...siteInput({ host: spec.name, os, vars, facts: {}, sshPort: spec.ssh.port }), facts: host };
     const { steps, handlers } = roleSteps(role, roleContext(role, input));
     const wanted: FactRef[] = [];

@@ -4,12 +4,13 @@
  * and 993 is the one on disk, chains to a trusted root, names the mail host,
  * and is not about to expire (>14 days pass, 3..14 warn, <3 fail).
  *
- * One shell script gathers everything on the host (openssl s_client against
- * 127.0.0.1: the served certificate does not depend on the client's address);
- * a pure function turns its output into pass/warn/fail items with a fix.
+ * One fact reads everything on the host (openssl s_client against 127.0.0.1:
+ * the served certificate does not depend on the client's address), batched
+ * with the other facts; its pure parser turns the output into pass/warn/fail
+ * items with a fix.
  */
+import { ref, type Fact, type FactRef } from "../../lib/facts/types.js";
 import type { VerifyCheck } from "../../lib/role.js";
-import type { RunResult } from "../../lib/transport/types.js";
 import { quote } from "../../lib/shell.js";
 
 export type CheckLevel = "pass" | "warn" | "fail";
@@ -129,10 +130,18 @@ export function evaluateCertChecks(output: string, o: CertCheckOptions): CertChe
   return items;
 }
 
-/** Gather and judge on a host. */
-export async function certChecks(run: (cmd: string) => Promise<RunResult>, o: CertCheckOptions): Promise<CertCheckItem[]> {
-  const r = await run(certCheckScript(o));
-  return evaluateCertChecks(r.stdout, o);
+/** The served and on-disk certificates, judged: a fact like any other (read in the verify batch). */
+export const certCheckFact: Fact<CertCheckItem[], CertCheckOptions> = {
+  name: "tls.cert_checks",
+  command: certCheckScript,
+  parse: evaluateCertChecks,
+};
+
+export const certCheckRef = (o: CertCheckOptions): FactRef<CertCheckItem[]> => ref(certCheckFact, o);
+
+/** The same fact read over a bare transport (the verify playbook, which runs no roles). */
+export async function certChecks(run: (cmd: string) => Promise<{ stdout: string }>, o: CertCheckOptions): Promise<CertCheckItem[]> {
+  return certCheckFact.parse((await run(certCheckFact.command(o))).stdout, o);
 }
 
 /** As verify checks: a warn item is a warning, a fail item a failure; the fix goes in the detail. */

@@ -29,7 +29,7 @@ import { defineRole, type FlushStep, type RoleProblem, type Step } from "../../l
 import { quote } from "../../lib/shell.js";
 import { failStep } from "../postfix/version.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
-import { certChecks, toVerifyChecks } from "./checks.js";
+import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "./checks.js";
 import { certbotDefaults, type DnsPlugin } from "./defaults.js";
 
 export type CertbotMode = "standalone" | "webroot" | "dns" | "files" | "none";
@@ -60,6 +60,17 @@ export const DROPIN = "/etc/systemd/system/certbot.service.d/mailstead.conf";
 export const FILES_PATH_UNIT = "mailstead-cert-files.path";
 export const FILES_SERVICE_UNIT = "mailstead-cert-files.service";
 const UNIT_DIR = "/etc/systemd/system";
+
+/** What the verify checks: the pair the services are configured with, served on every mail port. */
+export function servedChecks(v: CertbotVars): CertCheckOptions {
+  const p = tlsPaths(v.tls_dir);
+  return {
+    hostname: fqdnOf(v),
+    certPath: p.fullchain,
+    ...(v.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
+    selfSignedPath: posix.join(p.selfsignedDir, "fullchain.pem"),
+  };
+}
 
 export const isCertbotMode = (m: CertbotMode) => m === "standalone" || m === "webroot" || m === "dns";
 export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
@@ -291,19 +302,12 @@ export const certbot = defineRole<CertbotVars>({
     { name: "restart the file watch", action: command({ run: `systemctl restart ${FILES_PATH_UNIT}` }) },
     { name: "reload the mail services", action: command({ run: reloadAll(ctx.vars.certbot_reload_services) }) },
   ],
-  verifyFacts: (v) => (isCertbotMode(v.certbot_mode) ? [TIMER] : []),
-  async verify(ctx) {
+  // none: the role is off (the tls role checks its self-signed pair).
+  verifyFacts: (v) => (v.certbot_mode === "none" ? [] : [certCheckRef(servedChecks(v)), ...(isCertbotMode(v.certbot_mode) ? [TIMER] : [])]),
+  verify(ctx) {
     const v = ctx.vars;
-    // none: the role is off (the tls role checks its self-signed pair).
     if (v.certbot_mode === "none") return [];
-    const p = tlsPaths(v.tls_dir);
-    const items = await certChecks(ctx.run, {
-      hostname: fqdnOf(v),
-      certPath: p.fullchain,
-      ...(v.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
-      selfSignedPath: posix.join(p.selfsignedDir, "fullchain.pem"),
-    });
-    const checks = toVerifyChecks(items);
+    const checks = toVerifyChecks(ctx.fact(certCheckRef(servedChecks(v))));
     if (isCertbotMode(v.certbot_mode)) {
       const t = ctx.fact(TIMER);
       checks.push({ name: "certbot.timer renews the certificate", ok: t.unitFile === "enabled" && t.active === "active", detail: `certbot.timer: ${t.unitFile || "not installed"}, ${t.active}` });

@@ -12,10 +12,10 @@ import { aptPolicy } from "../../lib/facts/packages.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
 import { formats } from "../../lib/formats.js";
-import { defineRole, type Step } from "../../lib/role.js";
+import { defineRole, type Step, type VerifyCheck } from "../../lib/role.js";
 import { postfixTable, type MailboxVars } from "../mailbox/model.js";
 import type { RelayVars } from "../relay/defaults.js";
-import { relayCaFile, relayCertificateCheck } from "../relay/index.js";
+import { relayCaFile, relayTlsRef } from "../relay/index.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { postfixDefaults } from "./defaults.js";
 import { debianUpstream, failStep, hasSmugglingFix } from "./version.js";
@@ -179,13 +179,13 @@ export const postfix = defineRole<PostfixVars>({
     // listeners are picked up by `postfix reload` too (master(8)).
     { name: "reload postfix", action: systemd.service({ name: "postfix", reloaded: true }) },
   ],
-  verifyFacts: () => [ref(systemdUnit, "postfix"), POSTCONF, ref(listeningSockets, undefined), ref(commandStatus, "postfix check"), POSTCONF_WARNINGS],
-  async verify(ctx) {
+  verifyFacts: (v) => [ref(systemdUnit, "postfix"), POSTCONF, ref(listeningSockets, undefined), ref(commandStatus, "postfix check"), POSTCONF_WARNINGS, ...(v.relay_enabled ? [relayTlsRef(v)] : [])],
+  verify(ctx) {
     const pc = ctx.fact(POSTCONF);
     const active = ctx.fact(ref(systemdUnit, "postfix")).active;
     const ports = tcpPorts(ctx.fact(ref(listeningSockets, undefined)));
     const warnings = ctx.fact(POSTCONF_WARNINGS);
-    const checks = [
+    const checks: VerifyCheck[] = [
       { name: "postfix is running", ok: active === "active", detail: `postfix is ${active}` },
       { name: "SMTP smuggling fix active", ok: hasSmugglingFix(pc.mail_version ?? "") && pc.smtpd_forbid_bare_newline === "normalize", detail: `mail_version ${pc.mail_version}, smtpd_forbid_bare_newline=${pc.smtpd_forbid_bare_newline}` },
       { name: "25, 465 and 587 listen", ok: [25, 465, 587].every((p) => ports.includes(p)), detail: `listening ports: ${ports.join(" ")}` },
@@ -197,8 +197,7 @@ export const postfix = defineRole<PostfixVars>({
       checks.push(
         { name: "outbound mail goes through the relay", ok: pc.relayhost === `[${v.relay_host}]:${v.relay_port}`, detail: `relayhost=${pc.relayhost}` },
         { name: "relay requires TLS and SASL", ok: pc.smtp_tls_security_level === "secure" && pc.smtp_sasl_auth_enable === "yes", detail: `smtp_tls_security_level=${pc.smtp_tls_security_level} smtp_sasl_auth_enable=${pc.smtp_sasl_auth_enable}` },
-        // A probe (a TLS handshake with the relay), not state: it runs as a command.
-        await relayCertificateCheck(v, ctx.run),
+        ctx.fact(relayTlsRef(v)),
       );
     } else {
       checks.push({ name: "no relayhost (direct delivery)", ok: !pc.relayhost, detail: `relayhost=${pc.relayhost}` });

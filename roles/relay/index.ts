@@ -4,10 +4,10 @@
  * the postfix role's template). Mandatory TLS and SASL; the password file is
  * root-only and never shown.
  */
-import { ref } from "../../lib/facts/types.js";
+import { ref, type Fact, type FactRef } from "../../lib/facts/types.js";
 import { fileStat } from "../../lib/facts/files.js";
 import { apt, command, directory, file } from "../../lib/operations/index.js";
-import { defineRole } from "../../lib/role.js";
+import { defineRole, type VerifyCheck } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { relayDefaults, type RelayVars } from "./defaults.js";
 
@@ -17,24 +17,35 @@ export const RELAY_CA = "/etc/postfix/relay-ca.pem";
 export const SYSTEM_CA = "/etc/ssl/certs/ca-certificates.crt";
 export const relayCaFile = (v: { relay_tls_ca: string }) => (v.relay_tls_ca ? RELAY_CA : SYSTEM_CA);
 
+/** What the relay check needs: the relay and the CA file Postfix trusts for it. */
+export interface RelayTlsArgs {
+  host: string;
+  port: number;
+  ca: string;
+}
+
 /**
  * The relay's certificate, checked as Postfix checks it (same CA file, level
- * secure, the name relay_host): run by the postfix role's verify, once
+ * secure, the name relay_host): a fact the postfix role's verify reads, once
  * main.cf names the relay. A failure says what to set.
  */
-export async function relayCertificateCheck(v: RelayVars, run: (c: string) => Promise<{ stdout: string }>): Promise<{ name: string; ok: boolean; detail: string }> {
-  const ca = relayCaFile(v);
-  const tls = await run(`timeout 30 posttls-finger -c -l secure -F ${ca} ${v.relay_port === 465 ? "-w " : ""}${quote(`[${v.relay_host}]:${v.relay_port}`)} nexthop 2>&1 | head -n 40`);
-  const verified = /Verified TLS connection established/.test(tls.stdout);
-  const said = tls.stdout.split("\n").filter((l) => /certificate|verif|TLS|error|refused|timed out/i.test(l)).slice(0, 4).join(" | ");
-  return {
-    name: "the relay's certificate verifies (name and chain)",
-    ok: verified,
-    detail: verified
-      ? `${v.relay_host}:${v.relay_port}: verified with ${ca}`
-      : `${v.relay_host}:${v.relay_port} did not present a certificate that verifies with ${ca} for the name ${v.relay_host}: mail is deferred until it does (a man in the middle would get the relay password otherwise). If the relay is yours with a private CA, put its CA in relay_tls_ca. posttls-finger said: ${said}`,
-  };
-}
+export const relayTlsFact: Fact<VerifyCheck, RelayTlsArgs> = {
+  name: "relay.tls",
+  command: (a) => `timeout 30 posttls-finger -c -l secure -F ${quote(a.ca)} ${a.port === 465 ? "-w " : ""}${quote(`[${a.host}]:${a.port}`)} nexthop 2>&1 | head -n 40`,
+  parse(out, a) {
+    const verified = /Verified TLS connection established/.test(out);
+    const said = out.split("\n").filter((l) => /certificate|verif|TLS|error|refused|timed out/i.test(l)).slice(0, 4).join(" | ");
+    return {
+      name: "the relay's certificate verifies (name and chain)",
+      ok: verified,
+      detail: verified
+        ? `${a.host}:${a.port}: verified with ${a.ca}`
+        : `${a.host}:${a.port} did not present a certificate that verifies with ${a.ca} for the name ${a.host}: mail is deferred until it does (a man in the middle would get the relay password otherwise). If the relay is yours with a private CA, put its CA in relay_tls_ca. posttls-finger said: ${said}`,
+    };
+  },
+};
+
+export const relayTlsRef = (v: RelayVars): FactRef<VerifyCheck> => ref(relayTlsFact, { host: v.relay_host, port: v.relay_port, ca: relayCaFile(v) });
 
 export const relay = defineRole<RelayVars>({
   name: "relay",

@@ -2,11 +2,11 @@
  * Fact batches run for real through `sh -c` (LocalTransport) and split back.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { batchScript, newNonce, splitBatch } from "../../lib/facts/batch.js";
+import { BATCH_LANES, batchScript, newNonce, splitBatch } from "../../lib/facts/batch.js";
 import { fileContent, fileStat } from "../../lib/facts/files.js";
 import { commandOutput, commandStatus } from "../../lib/facts/system.js";
 import { ref, type FactRef } from "../../lib/facts/types.js";
@@ -95,6 +95,30 @@ describe("batchScript + splitBatch through sh -c", () => {
     expect(values[4]).toBeNull();
     expect(values[5]).toBe(0);
     expect(values[6]).toBe(1);
+  });
+});
+
+describe("a large batch runs in lanes", () => {
+  it("keeps order, output, status and the no-stdin rule across lanes, and removes its temp dir", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "lanes-"));
+    const refs = Array.from({ length: 3 * BATCH_LANES + 1 }, (_, i) =>
+      ref(commandOutput, i === 5 ? "cat; printf 'five\\n\\n'; exit 4" : `printf '%s' 'fact ${i}'`),
+    );
+    const nonce = newNonce();
+    const res = await new LocalTransport(30_000).run(`TMPDIR=${tmp}; export TMPDIR\n${batchScript(refs, nonce)}`);
+    expect(res.code).toBe(0);
+    const parts = splitBatch(res.stdout, refs.length, nonce);
+    parts.forEach((p, i) => expect(p).toEqual(i === 5 ? { stdout: "five\n\n", code: 4 } : { stdout: `fact ${i}`, code: 0 }));
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it("slow facts overlap: eight 0.4 s facts take well under their 3.2 s sum", async () => {
+    const refs = Array.from({ length: 8 }, (_, i) => ref(commandOutput, `sleep 0.4; echo ${i}`));
+    const t0 = performance.now();
+    const parts = await runBatch(refs);
+    const ms = performance.now() - t0;
+    expect(parts.map((p) => p.stdout)).toEqual(refs.map((_, i) => `${i}\n`));
+    expect(ms).toBeLessThan(2_000);
   });
 });
 

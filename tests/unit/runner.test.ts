@@ -12,6 +12,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Host } from "../../lib/host.js";
 import { command, directory, file, keyValue, refuse } from "../../lib/operations/index.js";
 import type { Role } from "../../lib/role.js";
+import { fileContent } from "../../lib/facts/files.js";
+import { commandStatus } from "../../lib/facts/system.js";
+import { ref } from "../../lib/facts/types.js";
 import { run, type StepResult } from "../../lib/runner.js";
 import { LocalTransport } from "../../lib/transport/local.js";
 
@@ -199,6 +202,30 @@ describe("runner", () => {
     expect(out.summaries[0]!.changed).toBe(0);
     // one for the OS facts at connect, one for all of the role's steps
     expect(out.summaries[0]!.factRoundTrips).toBe(2);
+  });
+
+  it("a no-op run of roles whose steps read facts, with verifies, still takes two round trips", async () => {
+    const flag = join(dir, "flag");
+    writeFileSync(flag, "on\n");
+    const probe = ref(commandStatus, `test -f ${flag}`);
+    const seen = ref(fileContent, flag);
+    const planned: Role = {
+      name: "planned",
+      settings: {},
+      facts: () => [probe],
+      steps: (ctx) => [{ title: "write c.conf", action: file({ path: join(dir, "c.conf"), content: ctx.fact(probe) === 0 ? "flag\n" : "none\n" }) }],
+      verifyFacts: () => [seen],
+      verify: (ctx) => [{ name: "flag is on", ok: ctx.fact(seen) === "on\n" }],
+    };
+    const roles = [demoRole(dir, "one\n"), planned];
+    await run([host()], roles, { check: false, diff: false });
+    const h = host();
+    const out = await run([h], roles, { check: false, diff: false });
+    expect(out.summaries[0]!.changed).toBe(0);
+    expect(out.results.filter((r) => r.kind === "verify").map((r) => r.status)).toEqual(["ok"]);
+    // the release, pending handlers and plan facts; then every step's and verify's facts
+    expect(out.summaries[0]!.factRoundTrips).toBe(2);
+    expect(readFileSync(join(dir, "c.conf"), "utf8")).toBe("flag\n");
   });
 
   it("skips steps whose condition is false and reports unknown handlers", async () => {
