@@ -5,7 +5,7 @@
  * (with a did-you-mean) before any host is touched.
  */
 import type { Format } from "./formats.js";
-import type { JSONSchemaType } from "./jsonschema.js";
+import type { FromSchema, JSONSchemaType } from "./jsonschema.js";
 
 export interface Setting<T = unknown> {
   /** Value used when the inventory does not set it. `undefined` = required. */
@@ -26,13 +26,17 @@ export interface Setting<T = unknown> {
    * Names this setting had before (renamed, or moved from another role): an
    * inventory that still uses one loads, with a warning naming the new name.
    */
-  formerly?: string[];
+  formerly?: readonly string[];
 }
 
 export type Settings = Record<string, Setting>;
 
-/** Identity helper that checks every key carries the role prefix. */
-export function defineDefaults<S extends Settings>(prefix: string, settings: S): S {
+/**
+ * Identity helper that checks every key carries the role prefix. `const`: the schemas keep
+ * their literal types, so a role's vars type is derived from them ({@link VarsOf}), never
+ * written a second time.
+ */
+export function defineDefaults<const S extends Settings>(prefix: string, settings: S): S {
   for (const key of Object.keys(settings)) {
     if (!key.startsWith(`${prefix}_`)) {
       throw new Error(`setting ${key} must be prefixed with "${prefix}_"`);
@@ -41,6 +45,9 @@ export function defineDefaults<S extends Settings>(prefix: string, settings: S):
   }
   return settings;
 }
+
+/** The vars a role sees for its settings, typed from each setting's schema. */
+export type VarsOf<S extends Settings> = { -readonly [K in keyof S]: FromSchema<S[K]["schema"]> };
 
 /** The default values of a settings map. */
 export function defaultValues(settings: Settings): Record<string, unknown> {

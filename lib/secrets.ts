@@ -197,7 +197,7 @@ function checkMode(file: string, readPath: string): InventoryProblem[] {
 }
 
 /** Env values are strings; parse them as JSON when the setting is not a string (e.g. a number). */
-function coerce(raw: string, schema: { type?: string | string[] }): unknown {
+function coerce(raw: string, schema: { type?: string | readonly string[] }): unknown {
   const types = Array.isArray(schema.type) ? schema.type : [schema.type];
   if (types.includes("string") || schema.type === undefined) return raw;
   try {

@@ -13,21 +13,9 @@ import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { escapeRegExp, field } from "../../lib/text.js";
 import { baseDefaults } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface BaseVars {
-  base_hostname: string;
-  base_domain: string;
-  base_packages: string[];
-  base_extra_packages: string[];
-  base_apt_cache_max_age: number;
-  base_apt_security_source: boolean;
-  base_security_updates: boolean;
-  base_unattended_upgrades: boolean;
-  base_journald_max_use: string;
-  base_swap_min_ram_mb: number;
-  base_swap_size_mb: number;
-  base_swap_file: string;
-}
+export type BaseVars = VarsOf<typeof baseDefaults>;
 
 const fqdnOf = (v: BaseVars) => derived(v).fqdn;
 

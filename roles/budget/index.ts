@@ -10,15 +10,9 @@ import { command, directory, file, systemd } from "../../lib/operations/index.js
 import { defineRole, type Step } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { budgetDefaults } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface BudgetVars {
-  budget_enabled: boolean;
-  budget_slice: string;
-  budget_memory_max: string;
-  budget_memory_high: string;
-  budget_memory_low: string;
-  budget_services: string[];
-}
+export type BudgetVars = VarsOf<typeof budgetDefaults>;
 
 const UNITS = "/etc/systemd/system";
 const DROPIN = "50-mailstead-budget.conf";

@@ -31,26 +31,11 @@ import { failStep } from "../postfix/version.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "./checks.js";
 import { certbotDefaults, type DnsPlugin } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export type CertbotMode = "standalone" | "webroot" | "dns" | "files" | "none";
+export type CertbotMode = CertbotVars["certbot_mode"];
 
-export interface CertbotVars extends TlsVars {
-  certbot_mode: CertbotMode;
-  certbot_server: string;
-  certbot_email: string;
-  certbot_key_type: "ecdsa" | "rsa";
-  certbot_reuse_key: boolean;
-  certbot_extra_names: string[];
-  certbot_ca_bundle: string;
-  certbot_webroot_path: string;
-  certbot_dns_plugin: DnsPlugin;
-  certbot_dns_credentials: string;
-  certbot_dns_propagation_seconds: number | null;
-  certbot_files_fullchain: string;
-  certbot_files_privkey: string;
-  certbot_reload_services: string[];
-  certbot_keep_versions: number;
-}
+export type CertbotVars = VarsOf<typeof certbotDefaults> & TlsVars;
 
 export const DEPLOY = "/usr/local/sbin/mailstead-cert-deploy";
 export const ISSUE = "/usr/local/sbin/mailstead-cert-issue";

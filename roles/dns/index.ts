@@ -6,21 +6,9 @@
  */
 import { defineRole } from "../../lib/role.js";
 import { dnsDefaults } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface DnsVars {
-  dns_public_ipv4: string;
-  dns_public_ipv6: string;
-  dns_ttl: number;
-  dns_spf_includes: string[];
-  dns_dmarc_policy: "none" | "quarantine" | "reject";
-  dns_dmarc_rua: string;
-  dns_mta_sts_enabled: boolean;
-  dns_mta_sts_mode: "testing" | "enforce" | "none";
-  dns_tlsrpt_enabled: boolean;
-  dns_srv_records: boolean;
-  dns_dnsbl_zones: string[];
-  dns_outbound_probe_domain: string;
-}
+export type DnsVars = VarsOf<typeof dnsDefaults>;
 
 export const dns = defineRole<DnsVars>({
   name: "dns",

@@ -19,16 +19,9 @@ import type { MailboxVars } from "../mailbox/model.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { dovecotDefaults } from "./defaults.js";
 import { debianUpstream, failStep } from "../postfix/version.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface DovecotVars extends MailboxVars, TlsVars {
-  dovecot_listen: string[];
-  dovecot_auth_mechanisms: string[];
-  dovecot_max_userip_connections: number;
-  dovecot_idle_kill: string;
-  dovecot_process_limit: number;
-  dovecot_client_limit: number;
-  dovecot_extra_conf: string;
-}
+export type DovecotVars = VarsOf<typeof dovecotDefaults> & MailboxVars & TlsVars;
 
 export const DOVECOT_PACKAGES = ["dovecot-core", "dovecot-imapd", "dovecot-lmtpd", "dovecot-sieve", "dovecot-managesieved"];
 export const DOVECOT_USERS = "/etc/dovecot/users";

@@ -1,7 +1,7 @@
 import { defineDefaults } from "../../lib/defaults.js";
 import { formats } from "../../lib/formats.js";
 
-const duration = { type: "string", pattern: "^[0-9]+[smhdw]$", "x-expected": "a duration such as 10m, 1h, 1d, 1w" };
+const duration = { type: "string", pattern: "^[0-9]+[smhdw]$", "x-expected": "a duration such as 10m, 1h, 1d, 1w" } as const;
 
 /** Settings of the `fail2ban` role: ban password guessers on SSH, SMTP AUTH and IMAP. */
 export const fail2banDefaults = defineDefaults("fail2ban", {

@@ -8,21 +8,11 @@ import { ref, type Fact } from "../../lib/facts/types.js";
 import { apt, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { fail2banDefaults } from "./defaults.js";
+import type { FirewallVars } from "../firewall/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface Fail2banVars {
-  fail2ban_enabled: boolean;
-  fail2ban_maxretry: number;
-  fail2ban_findtime: string;
-  fail2ban_bantime: string;
-  fail2ban_bantime_maxtime: string;
-  fail2ban_recidive_bantime: string;
-  fail2ban_recidive_findtime: string;
-  fail2ban_recidive_maxretry: number;
-  fail2ban_ignore_addresses: string[];
-  fail2ban_dbpurgeage: string;
-  /** from the firewall role: the admin is never banned */
-  firewall_admin_addresses?: string[];
-}
+/** Plus, from the firewall role: the admin is never banned. */
+export type Fail2banVars = VarsOf<typeof fail2banDefaults> & Partial<Pick<FirewallVars, "firewall_admin_addresses">>;
 
 export const JAILS = ["sshd", "postfix", "postfix-sasl", "dovecot", "recidive"];
 

@@ -1,7 +1,7 @@
 import { defineDefaults } from "../../lib/defaults.js";
 import { formats, type Format } from "../../lib/formats.js";
 
-const port = { type: "integer", minimum: 1, maximum: 65535 };
+const port = { type: "integer", minimum: 1, maximum: 65535 } as const;
 
 /**
  * A trusted interface: a plain name (lo, docker0, wg0), or a wildcard only

@@ -14,17 +14,9 @@ import type { Action } from "../../lib/operations/types.js";
 import { defineRole, type Port } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { firewallDefaults } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface FirewallVars {
-  firewall_enabled: boolean;
-  firewall_extra_tcp_ports: number[];
-  firewall_trusted_interfaces: string[];
-  firewall_admin_addresses: string[];
-  firewall_ssh_rate: string;
-  firewall_ssh_burst: number;
-  firewall_confirm_seconds: number;
-  firewall_iptables_files: boolean;
-}
+export type FirewallVars = VarsOf<typeof firewallDefaults>;
 
 export const RULES = "/etc/mailstead/firewall.nft";
 const PREVIOUS = "/etc/mailstead/firewall.prev.nft";

@@ -5,29 +5,13 @@
  */
 import { field } from "../../lib/text.js";
 import { posix } from "node:path";
+import type { mailboxDefaults } from "./defaults.js";
+import type { BaseVars } from "../base/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface MailUser {
-  name: string;
-  password_hash: string;
-  quota?: string;
-  aliases?: string[];
-}
+export type MailUser = MailboxVars["mailbox_users"][number];
 
-export interface MailboxVars {
-  base_domain: string;
-  mailbox_domain: string;
-  mailbox_users: MailUser[];
-  mailbox_aliases: Record<string, string[]>;
-  mailbox_catchall: string;
-  mailbox_send_as: Record<string, string[]>;
-  mailbox_postmaster: string;
-  mailbox_quota: string;
-  mailbox_quota_grace: string;
-  mailbox_quota_warning_percent: number;
-  mailbox_root: string;
-  mailbox_vmail_user: string;
-  mailbox_vmail_uid: number;
-}
+export type MailboxVars = VarsOf<typeof mailboxDefaults> & Pick<BaseVars, "base_domain">;
 
 export interface Mailbox {
   address: string;

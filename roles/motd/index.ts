@@ -8,12 +8,9 @@ import { fileContent } from "../../lib/facts/files.js";
 import { defineRole } from "../../lib/role.js";
 import { command, file } from "../../lib/operations/index.js";
 import { motdDefaults } from "./defaults.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface MotdVars {
-  motd_enabled: boolean;
-  motd_message: string;
-  motd_contact: string;
-}
+export type MotdVars = VarsOf<typeof motdDefaults>;
 
 /** Where the rendered message goes; Debian's pam_motd prints /etc/motd at login. */
 export const MOTD_PATH = "/etc/motd";

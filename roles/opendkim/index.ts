@@ -18,17 +18,10 @@ import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { mailDomain, type MailboxVars } from "../mailbox/model.js";
 import { opendkimDefaults } from "./defaults.js";
+import type { BaseVars } from "../base/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface OpendkimVars extends Pick<MailboxVars, "base_domain" | "mailbox_domain"> {
-  base_hostname: string;
-  opendkim_enabled: boolean;
-  opendkim_selector: string;
-  opendkim_port: number;
-  opendkim_ed25519: boolean;
-  opendkim_ed25519_selector: string;
-  opendkim_nameservers: string[];
-  opendkim_unbound_nodefault_zones: string[];
-}
+export type OpendkimVars = VarsOf<typeof opendkimDefaults> & Pick<BaseVars, "base_hostname" | "base_domain"> & Pick<MailboxVars, "mailbox_domain">;
 
 export const OPENDKIM_DIR = "/etc/opendkim";
 export const OPENDKIM_KEYS = `${OPENDKIM_DIR}/keys`;

@@ -16,15 +16,10 @@ import { isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../l
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { opendmarcDefaults } from "./defaults.js";
+import type { BaseVars } from "../base/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface OpendmarcVars {
-  base_hostname: string;
-  base_domain: string;
-  opendmarc_enabled: boolean;
-  opendmarc_port: number;
-  opendmarc_reject_failures: boolean;
-  opendmarc_ignore_hosts: string[];
-}
+export type OpendmarcVars = VarsOf<typeof opendmarcDefaults> & Pick<BaseVars, "base_hostname" | "base_domain">;
 
 const unit = ref(systemdUnit, "opendmarc");
 const sockets = ref(listeningSockets, undefined);

@@ -19,27 +19,16 @@ import { relayCaFile, relayTlsRef } from "../relay/index.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { postfixDefaults } from "./defaults.js";
 import { debianUpstream, failStep, hasSmugglingFix } from "./version.js";
+import type { OpendmarcVars } from "../opendmarc/index.js";
+import type { OpendkimVars } from "../opendkim/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface PostfixVars extends MailboxVars, TlsVars, RelayVars {
-  postfix_message_size_limit: number;
-  postfix_connection_count_limit: number;
-  postfix_connection_rate_limit: number;
-  postfix_message_rate_limit: number;
-  postfix_auth_rate_limit: number;
-  postfix_rate_limit_exceptions: string[];
-  postfix_postscreen_enabled: boolean;
-  postfix_postscreen_dnsbl_sites: string[];
-  postfix_postscreen_dnsbl_threshold: number;
-  postfix_postscreen_allowlist: string[];
-  postfix_default_process_limit: number;
-  postfix_max_idle: string;
-  postfix_extra_main_cf: Record<string, string | number | boolean>;
-  /** from the opendkim and opendmarc roles: the milters Postfix calls */
-  opendkim_enabled?: boolean;
-  opendkim_port?: number;
-  opendmarc_enabled?: boolean;
-  opendmarc_port?: number;
-}
+/** Plus, from the opendkim and opendmarc roles: the milters Postfix calls. */
+export type PostfixVars = VarsOf<typeof postfixDefaults> &
+  MailboxVars &
+  TlsVars &
+  RelayVars &
+  Partial<Pick<OpendkimVars, "opendkim_enabled" | "opendkim_port"> & Pick<OpendmarcVars, "opendmarc_enabled" | "opendmarc_port">>;
 
 /**
  * The milter lists: port 25 verifies (OpenDKIM, then OpenDMARC, which reads

@@ -1,14 +1,8 @@
 import { defineDefaults } from "../../lib/defaults.js";
 import { formats } from "../../lib/formats.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface RelayVars {
-  relay_enabled: boolean;
-  relay_host: string;
-  relay_port: number;
-  relay_username: string;
-  relay_password: string;
-  relay_tls_ca: string;
-}
+export type RelayVars = VarsOf<typeof relayDefaults>;
 
 /** Settings of the `relay` role: outbound mail through a smarthost (Oracle blocks port 25 out). */
 export const relayDefaults = defineDefaults("relay", {

@@ -19,15 +19,10 @@ import { command, directory, symlink } from "../../lib/operations/index.js";
 import { defineRole } from "../../lib/role.js";
 import { quote } from "../../lib/shell.js";
 import { tlsDefaults } from "./defaults.js";
+import type { BaseVars } from "../base/index.js";
+import type { VarsOf } from "../../lib/defaults.js";
 
-export interface TlsVars {
-  tls_dir: string;
-  tls_selfsigned_days: number;
-  tls_ciphers_tls12: string[];
-  tls_curves: string[];
-  base_hostname: string;
-  base_domain: string;
-}
+export type TlsVars = VarsOf<typeof tlsDefaults> & Pick<BaseVars, "base_hostname" | "base_domain">;
 
 export const tlsPaths = (dir: string) => ({
   fullchain: posix.join(dir, "fullchain.pem"),
