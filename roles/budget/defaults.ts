@@ -3,6 +3,9 @@ import { defineDefaults } from "../../lib/defaults.js";
 /** A systemd memory size: bytes, or a number with K, M or G (systemd.resource-control(5)). */
 const size = { type: "string", pattern: "^[1-9][0-9]{0,5}[KMG]?$", "x-expected": "a size such as 100M (K, M or G)" } as const;
 
+/** A service unit name (a template such as postfix@.service stands for its instances). */
+const service = { type: "string", pattern: "^[a-z][a-z0-9@._-]{0,60}\\.service$" } as const;
+
 /** Settings of the `budget` role: the mail stack's share of the VM's memory, enforced by systemd. */
 export const budgetDefaults = defineDefaults("budget", {
   budget_enabled: {
@@ -33,6 +36,12 @@ export const budgetDefaults = defineDefaults("budget", {
   budget_services: {
     default: ["postfix@.service", "postfix.service", "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service"],
     why: "The long-running mail services charged to the slice. Debian 12 runs Postfix as postfix@-.service (the template's drop-in covers it), Debian 13 as postfix.service.",
-    schema: { type: "array", items: { type: "string", pattern: "^[a-z][a-z0-9@._-]{0,60}\\.service$" }, uniqueItems: true },
+    schema: { type: "array", items: service, uniqueItems: true },
+  },
+  budget_service_memory_max: {
+    default: { "fail2ban.service": "48M", "opendkim.service": "32M", "opendmarc.service": "32M" },
+    why:
+      "A runaway helper must not starve Postfix and Dovecot of the shared cap: each gets its own MemoryMax, about twice its measured peak (cgroup max_usage in the lab: fail2ban 23M, opendkim 5M, opendmarc 2M, page cache included). Postfix and Dovecot, the core, are bounded by the slice alone (docs/memory.md).",
+    schema: { type: "object", propertyNames: service, additionalProperties: size },
   },
 });

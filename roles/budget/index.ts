@@ -58,6 +58,10 @@ export const budget = defineRole<BudgetVars>({
     const out = [];
     if (high > max) out.push({ setting: "budget_memory_high", message: `MemoryHigh ${v.budget_memory_high} is above MemoryMax ${v.budget_memory_max}: the throttle would never act before the cap`, fix: "set budget_memory_high below budget_memory_max (e.g. 90M for 100M)" });
     if (low > high) out.push({ setting: "budget_memory_low", message: `MemoryLow ${v.budget_memory_low} is above MemoryHigh ${v.budget_memory_high}`, fix: "set budget_memory_low to what the idle services need (about 40M)" });
+    for (const [s, m] of Object.entries(v.budget_service_memory_max)) {
+      if (!v.budget_services.includes(s)) out.push({ setting: "budget_service_memory_max", message: `${s} has a limit but is not one of budget_services, so nothing runs it in ${v.budget_slice}`, fix: `add ${s} to budget_services, or remove its limit` });
+      else if (bytes(m) > max) out.push({ setting: "budget_service_memory_max", message: `${s}'s limit ${m} is above the slice's MemoryMax ${v.budget_memory_max}: it would never act`, fix: `set it below ${v.budget_memory_max}, or remove it` });
+    }
     if (max < 48 * 1024 ** 2) out.push({ setting: "budget_memory_max", message: `MemoryMax ${v.budget_memory_max} is below what the idle mail services use (42-56 MiB PSS, docs/memory.md): they would be killed at rest`, fix: "keep budget_memory_max at 100M or more" });
     return out;
   },
@@ -69,7 +73,7 @@ export const budget = defineRole<BudgetVars>({
     for (const s of v.budget_services) {
       steps.push(
         { title: `Create ${posix.dirname(dropinPath(s))}`, action: directory({ path: posix.dirname(dropinPath(s)), mode: "0755" }) },
-        { title: `Run ${s} in ${v.budget_slice}`, action: file({ path: dropinPath(s), content: ctx.template("dropin", { service: s }) }), notify: ["daemon-reload", "move the services into the slice"] },
+        { title: `Run ${s} in ${v.budget_slice}`, action: file({ path: dropinPath(s), content: ctx.template("dropin", { service: s, memory_max: v.budget_service_memory_max[s] ?? "" }) }), notify: ["daemon-reload", "move the services into the slice"] },
       );
     }
     return steps;

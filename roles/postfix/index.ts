@@ -6,6 +6,7 @@
  *
  * Refuses to touch a host whose Postfix lacks the SMTP smuggling fix.
  */
+import { posix } from "node:path";
 import { derived } from "../derived.js";
 import { commandOutput, commandStatus, confValues, listeningSockets, systemdUnit, tcpPorts } from "../../lib/facts/system.js";
 import { aptPolicy } from "../../lib/facts/packages.js";
@@ -42,6 +43,8 @@ export function postfixMilters(v: Pick<PostfixVars, "opendkim_enabled" | "opendk
 }
 
 export const CHECK_SCRIPT = "/usr/local/sbin/mailstead-postfix-check";
+/** Debian 12's Postfix instance unit: the drop-in that names the master's PID file. */
+export const MAINPID_DROPIN = "/etc/systemd/system/postfix@-.service.d/50-mailstead-mainpid.conf";
 const policy = ref(aptPolicy, ["postfix"]);
 
 /** The lookup tables rendered from the mailbox model. */
@@ -161,9 +164,18 @@ export const postfix = defineRole<PostfixVars>({
       { title: "Create Postfix's private socket directory", action: directory({ path: "/var/spool/postfix/private", owner: "postfix", group: "root", mode: "0700" }) },
       { title: "Run Postfix", action: systemd.service({ name: "postfix", enabled: true, running: true }) },
     ];
+    if (ctx.os.id === "debian" && ctx.os.versionId === "12") {
+      steps.push(
+        { title: `Create ${posix.dirname(MAINPID_DROPIN)}`, action: directory({ path: posix.dirname(MAINPID_DROPIN), mode: "0755" }) },
+        { title: "Tell systemd which process is Postfix's master (Debian 12)", action: file({ path: MAINPID_DROPIN, content: ctx.template("mainpid.conf") }), notify: ["daemon-reload", "restart postfix"] },
+      );
+    }
     return steps;
   },
   handlers: () => [
+    { name: "daemon-reload", action: systemd.daemonReload() },
+    // Once, when the master's PID file is first declared: systemd reads it at start.
+    { name: "restart postfix", action: systemd.service({ name: "postfix", restarted: true }) },
     // reload keeps the queue and running deliveries; new master.cf services and
     // listeners are picked up by `postfix reload` too (master(8)).
     { name: "reload postfix", action: systemd.service({ name: "postfix", reloaded: true }) },

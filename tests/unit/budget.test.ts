@@ -22,7 +22,11 @@ describe("budget role", () => {
     expect(budget.validate!(vars(), ctx)).toEqual([]);
     expect(budget.validate!(vars({ budget_memory_high: "120M" }), ctx).map((p) => p.setting)).toEqual(["budget_memory_high"]);
     expect(budget.validate!(vars({ budget_memory_low: "95M" }), ctx).map((p) => p.setting)).toEqual(["budget_memory_low"]);
-    expect(budget.validate!(vars({ budget_memory_max: "32M", budget_memory_high: "30M", budget_memory_low: "20M" }), ctx).map((p) => p.setting)).toEqual(["budget_memory_max"]);
+    expect(budget.validate!(vars({ budget_memory_max: "32M", budget_memory_high: "30M", budget_memory_low: "20M", budget_service_memory_max: {} }), ctx).map((p) => p.setting)).toEqual(["budget_memory_max"]);
+    // A service's own limit: for a service in the slice, and below the slice's cap.
+    const own = (m: Record<string, string>) => budget.validate!(vars({ budget_service_memory_max: m }), ctx).map((p) => p.message);
+    expect(own({ "nginx.service": "20M" })).toEqual([expect.stringMatching(/^nginx\.service has a limit but is not one of budget_services/)]);
+    expect(own({ "fail2ban.service": "200M" })).toEqual([expect.stringMatching(/^fail2ban\.service's limit 200M is above the slice's MemoryMax 100M/)]);
     expect(budget.validate!(vars({ budget_enabled: false, budget_memory_high: "120M" }), ctx)).toEqual([]);
   });
 
@@ -42,6 +46,15 @@ describe("budget role", () => {
       ["/etc/systemd/system/fail2ban.service.d/50-mailstead-budget.conf", true],
     ]);
     expect(plan.handlers.map((h) => h.title)).toEqual(["daemon-reload", "apply the limits", "move the services into the slice"]);
+    // Every drop-in brings its service back after a kill and keeps one killed child from stopping it;
+    // the helpers get their own share of the cap, Postfix and Dovecot none.
+    const dropin = (unit: string) => plan.steps.find((s) => s.title === `Run ${unit} in mail.slice`)!.file!.after!;
+    for (const u of ["postfix@.service", "postfix.service", "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service"]) {
+      expect(dropin(u)).toMatch(/^Restart=on-failure$/m);
+      expect(dropin(u)).toMatch(/^RestartSec=5s$/m);
+      expect(dropin(u)).toMatch(/^OOMPolicy=continue$/m);
+    }
+    expect(["fail2ban.service", "opendkim.service", "opendmarc.service", "dovecot.service", "postfix.service"].map((u) => /^MemoryMax=(.*)$/m.exec(dropin(u))?.[1] ?? null)).toEqual(["48M", "32M", "32M", null, null]);
     expect(plan.handlers[2]!.commands[0]!.run).toContain("systemctl list-units --type=service --state=active --no-legend --plain 'postfix@*.service' postfix.service dovecot.service");
   });
 });
