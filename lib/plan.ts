@@ -10,7 +10,7 @@ import { MailsteadError } from "./errors.js";
 import type { OsRelease } from "./facts/os.js";
 import { MapFactReader, type FactReader, type FactRef } from "./facts/types.js";
 import type { Command, Plan } from "./operations/types.js";
-import { isFlush, type FlushStep, type Handler, type Port, type Role, type RoleContext, type Step } from "./role.js";
+import { isFlush, type FlushStep, type Handler, type Port, type Role, type StatePath, type RoleContext, type Step } from "./role.js";
 import { render } from "./template.js";
 
 export interface ContextInput {
@@ -21,6 +21,8 @@ export interface ContextInput {
   facts: FactReader | Record<string, unknown>;
   /** Ports every role of the playbook opens (default: none). */
   ports?: Port[];
+  /** State every role of the playbook keeps (default: none). */
+  state?: StatePath[];
   sshPort?: number;
 }
 
@@ -41,6 +43,7 @@ export function roleContext(role: Role, input: ContextInput): RoleContext {
     fact: (r) => facts.get(r),
     template: (name, extra) => render(role.name, name, { ...seen, host, os, ...extra }),
     ports: input.ports ?? [],
+    state: input.state ?? [],
     ...(input.sshPort !== undefined ? { sshPort: input.sshPort } : {}),
   };
 }

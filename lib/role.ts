@@ -46,6 +46,8 @@ export interface RoleContext<V = Record<string, unknown>> {
   template(name: string, extra?: object): string;
   /** Ports every role of the playbook needs open on this host (see Role.ports). */
   ports: Port[];
+  /** State every role of the playbook keeps on this host (see Role.state), for the role that backs it up. */
+  state: StatePath[];
   /** The SSH port the run connects through (undefined for a local connection). */
   sshPort?: number;
 }
@@ -64,6 +66,8 @@ export interface VerifyContext<V = Record<string, unknown>> {
   os: OsRelease;
   /** A fact the role declared in `verifyFacts`, read after the role converged (batched with the other roles'). */
   fact<T>(r: FactRef<T>): T;
+  /** State every role of the playbook keeps on this host (as in RoleContext). */
+  state: StatePath[];
 }
 
 /** A port a role's service listens on for the world (the firewall opens it). */
@@ -81,6 +85,8 @@ export interface StatePath {
   what: string;
   /** Secret material (keys, password files): backed up encrypted, never printed. */
   secret?: boolean;
+  /** Not in backups, and why (state that lives for seconds and would do harm restored). */
+  volatile?: string;
 }
 
 /** A cross-field problem found by Role.validate, located by the loader at the setting's line. */

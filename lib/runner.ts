@@ -193,6 +193,7 @@ class HostRun {
       os: this.os,
       facts: this.host,
       ports: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.ports?.(this.host.vars) ?? []),
+      state: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.state?.(this.host.vars) ?? []),
       ...(this.host.sshPort !== undefined ? { sshPort: this.host.sshPort } : {}),
     });
   }
@@ -366,6 +367,7 @@ class HostRun {
         vars: this.host.vars,
         os: this.os,
         fact: (r) => this.host.get(r),
+        state: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.state?.(this.host.vars) ?? []),
       });
       const each = Math.round(((performance.now() - started) / Math.max(checks.length, 1)) * 10) / 10;
       for (const c of checks) {

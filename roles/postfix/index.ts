@@ -127,7 +127,14 @@ export const postfix = defineRole<PostfixVars>({
     { port: 465, proto: "tcp", why: "submission over implicit TLS (RFC 8314)" },
     { port: 587, proto: "tcp", why: "submission with STARTTLS (RFC 6409)" },
   ],
-  state: () => [{ path: "/var/spool/postfix", what: "the mail queue: accepted mail not yet delivered (no mail is ever lost)" }],
+  state: () => [
+    {
+      path: "/var/spool/postfix",
+      what: "the mail queue: accepted mail not yet delivered (no mail is ever lost)",
+      // docs/backup.md: what a rebuild loses instead, and why that is the lesser harm.
+      volatile: "mail stays queued for seconds (local delivery) to a few days (a remote server down); a queue restored onto a new host would send again what the lost host already sent, and its files vanish while restic reads them",
+    },
+  ],
   facts: () => [policy],
   steps(ctx) {
     const v = ctx.vars;

@@ -3,13 +3,12 @@
  * dns.ts prints, loaded into Knot, make verify.ts pass; each record broken on
  * purpose makes it fail naming that record. Every change is undone (afterAll).
  */
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteRecord, ensureLab, lookup, setRecord, type LabState } from "../lab/index.js";
 import { dnsLabVars, LAB_DNSBL, LAB_RESOLVER, publishDns, type DnsSnapshot } from "./dns-lab.js";
-import { ROOT, site, stepsWith } from "./helpers.js";
+import { playbook, site, stepsWith } from "./helpers.js";
 import { testUsers, writeMailInventory, type MailInventory } from "./mail-inventory.js";
 
 let lab: LabState;
@@ -25,15 +24,7 @@ interface VerifyJson {
   fail: number;
 }
 
-async function cli(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const code = await new Promise<number | null>((r) => child.on("close", r));
-  return { code, stdout, stderr };
-}
+const cli = playbook;
 
 async function verify(limit = "mx1"): Promise<{ code: number | null; json: VerifyJson; raw: string }> {
   const t0 = performance.now();

@@ -44,3 +44,15 @@ export async function site(args: string[], env: NodeJS.ProcessEnv = {}): Promise
 export function stepsWith(r: CliRun, status: string): string[] {
   return r.report.steps.filter((s) => s.status === status).map((s) => `${s.host} ${s.role}: ${s.title}${s.error ? ` — ${s.error}` : ""}`);
 }
+
+/** Run another playbook (dns.ts, verify.ts, backup.ts...) as a user would: its exit code and output. */
+export async function playbook(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  return { code, stdout, stderr, seconds: (performance.now() - started) / 1000 };
+}

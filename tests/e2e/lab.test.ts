@@ -151,6 +151,6 @@ describe("inventory", () => {
     }
     expect(inv.groups.mail?.hosts).toEqual(["mx1", "mx2"]);
     expect(inv.groups.mail?.hosts).not.toContain("outsider");
-    expect(inv.groups.clients?.hosts).toEqual(["outsider", "oci1"]);
+    expect(inv.groups.clients?.hosts).toEqual(["outsider", "oci1", "vault"]);
   });
 });

@@ -20,6 +20,8 @@ export interface HostDef {
   group: "mail" | "clients";
   /** certbot_mode for a certificate from the lab's Pebble (the inventory adds its URL and CA bundle); others keep the self-signed one. */
   certbot?: "standalone" | "webroot" | "dns";
+  /** The mail hosts' backup target: the lab's backup key may log in for SFTP only, into /srv/restic. */
+  backupTarget?: boolean;
 }
 
 export const LAB_NET = {
@@ -42,6 +44,8 @@ export const HOSTS: readonly HostDef[] = [
   // shaped like an Oracle Cloud Ubuntu instance by the firewall tests (rules.v4 + netfilter-persistent);
   // a client in DNS terms (no MX), so mail for example.test never goes there.
   { name: "oci1", address: "198.51.100.40", os: "bookworm", domain: "example.test", group: "clients" },
+  // the mail hosts' backup target (a second VM the user owns): SFTP into /srv/restic; Debian 13 for restic's REST server.
+  { name: "vault", address: "198.51.100.50", os: "trixie", domain: "example.net", group: "clients", backupTarget: true },
 ];
 
 /** Zones served by the lab DNS: every host domain, plus the reverse zone. */

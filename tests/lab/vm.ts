@@ -26,6 +26,7 @@ export function consolePath(name: string): string {
 export async function ensureSshKey(): Promise<string> {
   ensureDir(paths.state);
   if (!existsSync(paths.sshKey)) await $`ssh-keygen -q -t ed25519 -N ${""} -C mailstead-lab -f ${paths.sshKey}`;
+  if (!existsSync(paths.backupKey)) await $`ssh-keygen -q -t ed25519 -N ${""} -C mailstead-lab-backup -f ${paths.backupKey}`;
   chmodSync(paths.sshKey, 0o600);
   return paths.sshKey;
 }
@@ -75,9 +76,15 @@ export async function prepareRootfs(h: HostDef, opts: { fault?: boolean } = {}):
   const { uid, gid } = idsOf(root, LOGIN_USER);
   const sshDir = join(root, "home", LOGIN_USER, ".ssh");
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
-  writeIn(root, `home/${LOGIN_USER}/.ssh/authorized_keys`, readFileSync(`${paths.sshKey}.pub`, "utf8"), 0o600);
+  // The backup target also lets the mail hosts' backup key in, for SFTP only (restic's sftp: backend).
+  const backupLogin = h.backupTarget ? `restrict,command="/usr/lib/openssh/sftp-server" ${readFileSync(`${paths.backupKey}.pub`, "utf8")}` : "";
+  writeIn(root, `home/${LOGIN_USER}/.ssh/authorized_keys`, readFileSync(`${paths.sshKey}.pub`, "utf8") + backupLogin, 0o600);
   chownSync(sshDir, uid, gid);
   chownSync(join(sshDir, "authorized_keys"), uid, gid);
+  if (h.backupTarget) {
+    mkdirSync(join(root, "srv/restic"), { recursive: true, mode: 0o700 });
+    chownSync(join(root, "srv/restic"), uid, gid);
+  }
   // Keep the login user's systemd manager running (lingering): otherwise every SSH login
   // waits for user@.service to start, and back-to-back logins race its 10 s stop delay.
   writeIn(root, `var/lib/systemd/linger/${LOGIN_USER}`, "", 0o644);

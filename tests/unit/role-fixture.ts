@@ -71,6 +71,7 @@ export function siteInput(fx: Pick<RoleFixture, "host" | "os" | "vars" | "facts"
     os: fx.os,
     facts: fx.facts,
     ports: siteRoles.flatMap((r) => r.ports?.(vars) ?? []),
+    state: siteRoles.flatMap((r) => r.state?.(vars) ?? []),
     ...(fx.sshPort !== undefined ? { sshPort: fx.sshPort } : {}),
   };
 }

@@ -27,6 +27,7 @@ import { opendmarcDefaults } from "../../roles/opendmarc/defaults.js";
 import { postfixDefaults } from "../../roles/postfix/defaults.js";
 import { relayDefaults } from "../../roles/relay/defaults.js";
 import { tlsDefaults } from "../../roles/tls/defaults.js";
+import { backupDefaults } from "../../roles/backup/defaults.js";
 import { expect } from "vitest";
 
 /** The keys whose derived type is (or holds) `unknown`: the schema did not say what it takes. */
@@ -51,8 +52,9 @@ describe("vars types derived from the schemas", () => {
     expectTypeOf<NoneUntyped<typeof postfixDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof relayDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof tlsDefaults>>().toBeNever();
+    expectTypeOf<NoneUntyped<typeof backupDefaults>>().toBeNever();
     // Every role of the site has its defaults listed above (a new role adds its line).
-    expect(siteRoles.map((r) => r.name).sort()).toEqual(["base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "tls"]);
+    expect(siteRoles.map((r) => r.name).sort()).toEqual(["backup", "base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "tls"]);
   });
 
   it("enums, nullables, lists, maps and objects keep their shapes", () => {

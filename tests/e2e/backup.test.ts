@@ -1,0 +1,98 @@
+/**
+ * Backups on the lab, Debian 12 (restic 0.14) and 13 (restic 0.18) side by side: each mail
+ * host backs up over SFTP to the backup target (`vault`), through `playbooks/backup.ts` as a
+ * user runs it. A message delivered just before is in the snapshot byte for byte, the DKIM
+ * key too, a half-written message in a Maildir's tmp/ is not; the repository on the target
+ * holds no readable mail; a wrong password fails loudly and changes nothing.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { ensureLab, sshRun, type LabState } from "../lab/index.js";
+import { quote } from "../../lib/shell.js";
+import { playbook, site, stepsWith } from "./helpers.js";
+
+let lab: LabState;
+type LabHost = LabState["hosts"][number];
+
+const root = (h: LabHost, script: string, opts: { nothrow?: boolean } = {}) => sshRun(h, `sudo -n sh -c ${quote(script)}`, { timeoutMs: 120_000, ...opts });
+const USER: Record<string, string> = { mx1: "alice@example.test", mx2: "dave@example.net" };
+
+beforeAll(async () => {
+  lab = await ensureLab();
+  const r = await site(["-i", lab.inventory, "--limit", "mail"]);
+  expect(stepsWith(r, "failed"), r.stdout + r.stderr).toEqual([]);
+  expect(r.code).toBe(0);
+}, 600_000);
+
+/** Deliver a message with a unique subject and return the path of its file in the Maildir. */
+async function deliver(h: LabHost, tag: string): Promise<string> {
+  const user = USER[h.name]!;
+  await root(h, `printf 'Subject: ${tag}\\n\\nbackup me: ${tag}\\n' | /usr/sbin/sendmail -f root@$(hostname -f) ${user}`);
+  for (let i = 0; i < 60; i++) {
+    const f = (await root(h, `grep -rl ${quote(`backup me: ${tag}`)} /var/mail/vhosts/ 2>/dev/null | grep -v /tmp/ | head -n 1`, { nothrow: true })).stdout.trim();
+    if (f) return f;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error(`${h.name}: ${tag} was not delivered`);
+}
+
+describe("backups (restic over SFTP to the lab's backup target, Debian 12 and 13)", () => {
+  it("backup.ts makes a complete snapshot: the new message byte for byte, the DKIM key, no half-written message; the target holds no readable mail", async () => {
+    const mx = lab.hosts.filter((h) => h.name === "mx1" || h.name === "mx2");
+    const vault = lab.hosts.find((h) => h.name === "vault")!;
+    const tags = Object.fromEntries(mx.map((h) => [h.name, `bk-${h.name}-${Date.now()}`]));
+    const files = Object.fromEntries(await Promise.all(mx.map(async (h) => [h.name, await deliver(h, tags[h.name]!)] as const)));
+    // A message being delivered (tmp/) must never be in a snapshot.
+    for (const h of mx) await root(h, `d=$(dirname $(dirname ${quote(files[h.name]!)}))/tmp; printf 'half a message' > "$d/1.partial.${tags[h.name]}"`);
+    try {
+      const r = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2", "--json"]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const runs = JSON.parse(r.stdout) as Record<string, { result: string; snapshot: string; files: number; bytes_added: number; started: number; ended: number; memory_peak: number }>;
+      for (const h of mx) {
+        const run = runs[h.name]!;
+        expect(run.result, h.name).toBe("ok");
+        // restic 0.14 names the snapshot by its short id, 0.18 by the full one.
+        expect(run.snapshot, h.name).toMatch(/^[0-9a-f]{8}(?:[0-9a-f]{56})?$/);
+        const ls = (await root(h, `mailstead-backup --restic ls ${run.snapshot}`)).stdout;
+        expect(ls, h.name).toContain(files[h.name]!);
+        expect(ls, h.name).toMatch(/^\/etc\/opendkim\/keys\/.+\.private$/m);
+        expect(ls, h.name).toContain("/etc/dovecot/users");
+        expect(ls, h.name).not.toContain(`1.partial.${tags[h.name]}`);
+        expect(ls, h.name).not.toMatch(/^\/var\/spool\/postfix/m);
+        // Byte for byte: the snapshot's copy of the message and of the DKIM key.
+        const same = await root(h, `k=$(ls /etc/opendkim/keys/*/*.private 2>/dev/null | head -n 1); [ -n "$k" ] || k=$(ls /etc/opendkim/keys/*.private | head -n 1); for f in ${quote(files[h.name]!)} "$k"; do a=$(sha256sum < "$f"); b=$(mailstead-backup --restic dump ${run.snapshot} "$f" | sha256sum); [ "$a" = "$b" ] && echo same || echo "differs $f"; done`);
+        expect(same.stdout.trim().split("\n"), h.name).toEqual(["same", "same"]);
+        console.log(`backup ${h.name}: ${run.files} files, ${run.bytes_added} bytes added, ${run.ended - run.started} s, peak ${(run.memory_peak / 1048576).toFixed(1)} MiB`);
+      }
+      // On the target the repository is ciphertext: the message's words are nowhere in it.
+      const grep = await sshRun(vault, `grep -rl ${quote(tags.mx1!)} /srv/restic; grep -rl ${quote(tags.mx2!)} /srv/restic; ls /srv/restic`, { nothrow: true });
+      expect(grep.stdout.trim().split("\n").sort()).toEqual(["mx1", "mx2"]);
+      // --list shows them.
+      const list = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2", "--list", "--json"]);
+      expect(list.code, list.stderr).toBe(0);
+      const snaps = JSON.parse(list.stdout) as Record<string, { id: string; hostname: string }[]>;
+      for (const h of mx) {
+        expect(snaps[h.name]!.filter((s) => s.id.startsWith(runs[h.name]!.snapshot)), h.name).toHaveLength(1);
+        expect(new Set(snaps[h.name]!.map((s) => s.hostname)), h.name).toEqual(new Set([`${h.name}.${h.domain}`]));
+      }
+    } finally {
+      for (const h of mx) await root(h, `rm -f /var/mail/vhosts/*/*/Maildir/tmp/1.partial.${tags[h.name]}`, { nothrow: true });
+    }
+  });
+
+  it("a wrong repository password fails the backup with restic's reason, makes no snapshot, and the next good run works", async () => {
+    const mx = lab.hosts.filter((h) => h.name === "mx1" || h.name === "mx2");
+    const count = async (h: LabHost) => (JSON.parse((await root(h, "mailstead-backup --list")).stdout) as unknown[]).length;
+    const before = Object.fromEntries(await Promise.all(mx.map(async (h) => [h.name, await count(h)] as const)));
+    for (const h of mx) await root(h, "cd /etc/mailstead/backup && cp -p password password.good && printf 'not-the-password\\n' > password");
+    try {
+      const r = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2"]);
+      expect(r.code, r.stdout).toBe(1);
+      for (const h of mx) expect(r.stdout, h.name).toMatch(new RegExp(`^${h.name}: backup FAILED: cannot open the repository: .*wrong password`, "m"));
+    } finally {
+      for (const h of mx) await root(h, "cd /etc/mailstead/backup && mv -f password.good password");
+    }
+    for (const h of mx) expect(await count(h), h.name).toBe(before[h.name]);
+    const again = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2"]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
+});

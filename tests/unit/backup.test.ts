@@ -1,0 +1,178 @@
+/**
+ * The backup role: what it refuses at load, what it backs up (every role's declared state,
+ * the volatile queue left out), and mailstead-backup's decisions, run for real under sh
+ * against a stand-in restic (a script that answers as restic does and logs its calls):
+ * exit 3 (files changed while read) is never a success, the incomplete snapshot is
+ * forgotten, a missing repository is created but an unreadable one never is.
+ */
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { defaultValues } from "../../lib/defaults.js";
+import { render } from "../../lib/template.js";
+import { LocalTransport } from "../../lib/transport/local.js";
+import { backup, backupPaths, sftpCommand, sftpTarget } from "../../roles/backup/index.js";
+import { backupDefaults } from "../../roles/backup/defaults.js";
+import { siteRoles } from "../../roles/registry.js";
+import { siteVars } from "./role-fixture.js";
+
+const ctx = { host: "h", loginUser: "debian" };
+const vars = (over: Record<string, unknown> = {}) =>
+  ({ ...defaultValues(backupDefaults), base_hostname: "mx1", base_domain: "example.test", mailbox_root: "/var/mail/vhosts", ...over }) as never;
+const on = { backup_enabled: true, backup_repository: "sftp:restic@198.51.100.50:/srv/restic/mx1", backup_password: "long-random-pass", backup_sftp_key: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n", backup_sftp_known_hosts: ["198.51.100.50 ssh-ed25519 AAAAC3Nza"] };
+
+describe("backup role: load-time checks and the paths", () => {
+  it("refuses an enabled backup without a repository, a password, an sftp key or host key, or on the host's own disk", () => {
+    expect(backup.validate!(vars(), ctx)).toEqual([]);
+    expect(backup.validate!(vars(on), ctx)).toEqual([]);
+    const settings = (over: Record<string, unknown>) => backup.validate!(vars({ ...on, ...over }), ctx).map((p) => p.setting);
+    expect(settings({ backup_repository: "" })).toEqual(["backup_repository"]);
+    expect(settings({ backup_password: "" })).toEqual(["backup_password"]);
+    expect(settings({ backup_sftp_key: "" })).toEqual(["backup_sftp_key"]);
+    expect(settings({ backup_sftp_known_hosts: [] })).toEqual(["backup_sftp_known_hosts"]);
+    expect(settings({ backup_repository: "/srv/backup" })).toEqual(["backup_repository"]);
+    expect(settings({ backup_repository: "/srv/backup", backup_allow_local: true })).toEqual([]);
+    expect(settings({ backup_repository: "/var/mail/vhosts/backup", backup_allow_local: true })).toEqual(["backup_repository"]);
+    expect(settings({ backup_repository: "rest:https://vault.example.net:8000/mx1", backup_sftp_key: "", backup_sftp_known_hosts: [] })).toEqual([]);
+  });
+
+  it("the schema refuses a repository that could carry a second word or line into the script", () => {
+    const re = new RegExp(backupDefaults.backup_repository.schema.pattern);
+    for (const ok of ["sftp:restic@198.51.100.50:/srv/restic/mx1", "rest:https://vault:8000/mx1", "s3:https://objectstorage.eu-frankfurt-1.oraclecloud.com/mail", "/srv/restic"]) expect(re.test(ok), ok).toBe(true);
+    for (const bad of ["sftp:a@b:/x y", "sftp:a@b:/x\n", "rest:https://x/'; reboot", "ftp://x", "relative/path", "sftp:a@b:/x$(reboot)"]) expect(re.test(bad), JSON.stringify(bad)).toBe(false);
+  });
+
+  it("backs up every site role's declared state except the volatile queue, each path once", () => {
+    const v = siteVars({ opendkim_enabled: true, certbot_mode: "standalone" });
+    const paths = backupPaths(siteRoles.flatMap((r) => r.state?.(v) ?? []));
+    expect(paths).toEqual(["/etc/dovecot/sieve", "/etc/dovecot/users", "/etc/letsencrypt", "/etc/mailstead/tls", "/etc/opendkim/keys", "/var/mail/vhosts"]);
+    expect(paths).not.toContain("/var/spool/postfix");
+  });
+
+  it("logs in to an sftp: target with its own key and only the known host key", () => {
+    const t = sftpTarget("sftp:restic@198.51.100.50:/srv/restic/mx1")!;
+    expect(t).toEqual({ user: "restic", host: "198.51.100.50", path: "/srv/restic/mx1" });
+    expect(sftpCommand(t)).toMatch(/-i \/etc\/mailstead\/backup\/ssh_key -o IdentitiesOnly=yes -o UserKnownHostsFile=\/etc\/mailstead\/backup\/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes .* restic@198\.51\.100\.50 -s sftp$/);
+    expect(sftpTarget("rest:https://x/y")).toBeUndefined();
+  });
+});
+
+/**
+ * A stand-in restic: `backup` answers with the next exit code of $FAKE/backup-codes (one per
+ * line) and a summary line with a new snapshot id; `cat config` answers as $FAKE/open says
+ * (ok, missing, password); every call is appended to $FAKE/calls.
+ */
+const FAKE_RESTIC = `#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+case " $* " in
+  *" cat config "*)
+    case "$(cat "$FAKE/open")" in
+      ok) exit 0 ;;
+      missing) echo "Fatal: unable to open config file: Stat: stat /srv/restic/mx1/config: file does not exist" >&2; echo "Is there a repository at the following location?" >&2; exit 1 ;;
+      password) echo "Fatal: wrong password or no key found" >&2; exit 1 ;;
+    esac ;;
+  *" init "*) echo ok > "$FAKE/open"; exit 0 ;;
+  *" backup "*)
+    n=$(($(wc -l < "$FAKE/calls")))
+    code=$(sed -n 1p "$FAKE/backup-codes"); sed -i 1d "$FAKE/backup-codes"
+    [ "$code" = 1 ] && { echo "Fatal: unable to save snapshot: disk full" >&2; exit 1; }
+    [ "$code" = 3 ] && echo "error: lstat /var/mail/vhosts/x/cur/1.msg: no such file or directory" >&2
+    printf '{"message_type":"summary","files_new":2,"total_files_processed":7,"data_added":2048,"snapshot_id":"snap%04d"}\\n' "$n"
+    exit "$code" ;;
+  *) exit 0 ;;
+esac
+`;
+
+function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
+  const d = mkdtempSync(join(tmpdir(), "backup-script-"));
+  for (const sub of ["conf", "state", "cache", "fake/bin", "data"]) mkdirSync(join(d, sub), { recursive: true });
+  writeFileSync(join(d, "data/msg"), "a message\n");
+  writeFileSync(join(d, "conf/paths"), `# state\n${join(d, "data")}\n${join(d, "not-there-yet")}\n`);
+  writeFileSync(join(d, "conf/excludes"), "");
+  writeFileSync(join(d, "conf/password"), "pw\n");
+  writeFileSync(join(d, "fake/open"), open);
+  writeFileSync(join(d, "fake/calls"), "");
+  writeFileSync(join(d, "fake/backup-codes"), codes.map((c) => `${c}\n`).join(""));
+  writeFileSync(join(d, "fake/bin/restic"), FAKE_RESTIC);
+  chmodSync(join(d, "fake/bin/restic"), 0o755);
+  const script = render("backup", "mailstead-backup.sh", {
+    ...(vars(on) as Record<string, unknown>),
+    conf_dir: join(d, "conf"),
+    state_dir: join(d, "state"),
+    cache_dir: join(d, "cache"),
+    host_tag: "mx1.example.test",
+    sftp_command: "",
+    local: false,
+  });
+  writeFileSync(join(d, "mailstead-backup"), script);
+  chmodSync(join(d, "mailstead-backup"), 0o755);
+  const run = (args = "") => new LocalTransport(30_000).run(`FAKE=${d}/fake PATH=${d}/fake/bin:$PATH sh ${d}/mailstead-backup ${args}`);
+  const calls = () => readFileSync(join(d, "fake/calls"), "utf8").trim().split("\n").filter(Boolean);
+  const last = () => JSON.parse(readFileSync(join(d, "state/last.json"), "utf8")) as Record<string, unknown>;
+  return { d, run, calls, last };
+}
+
+describe("mailstead-backup (the rendered script, under sh, with a stand-in restic)", () => {
+  it("a complete snapshot: only existing paths, the host's stable name, retention, a record", async () => {
+    const s = scriptSetup("ok", [0]);
+    const r = await s.run();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/snapshot snap\d+: 7 files, 2048 bytes added/);
+    const calls = s.calls();
+    expect(calls.some((c) => c.includes("init"))).toBe(false);
+    const b = calls.find((c) => c.startsWith("backup "))!;
+    expect(b).toContain("--host mx1.example.test --tag mailstead");
+    expect(readFileSync(join(s.d, "state/paths"), "utf8")).toBe(`${join(s.d, "data")}\n`);
+    expect(calls.at(-1)).toBe("forget --host mx1.example.test --tag mailstead --keep-daily 30 --prune");
+    expect(s.last()).toMatchObject({ result: "ok", host: "mx1.example.test", files: 7, bytes_added: 2048 });
+  });
+
+  it("exit 3 is never a success: the incomplete snapshot is forgotten and the run repeats", async () => {
+    const s = scriptSetup("ok", [3, 3, 0]);
+    const r = await s.run();
+    expect(r.code, r.stderr).toBe(0);
+    const calls = s.calls();
+    const forgotten = calls.filter((c) => /^forget snap\d+$/.test(c));
+    expect(forgotten).toHaveLength(2);
+    expect(calls.filter((c) => c.startsWith("backup "))).toHaveLength(3);
+    expect(s.last()).toMatchObject({ result: "ok" });
+    expect(String(s.last().message)).toMatch(/try 3/);
+  });
+
+  it("three incomplete snapshots in a row fail the run, saying why, and leave none of them", async () => {
+    const s = scriptSetup("ok", [3, 3, 3]);
+    const r = await s.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/three snapshots in a row missed files that changed while they were read: .*no such file/);
+    expect(s.calls().filter((c) => /^forget snap\d+$/.test(c))).toHaveLength(3);
+    expect(s.calls().some((c) => c.includes("--keep-daily"))).toBe(false);
+    expect(s.last()).toMatchObject({ result: "failed" });
+  });
+
+  it("any other failure stops at once with restic's words", async () => {
+    const s = scriptSetup("ok", [1]);
+    const r = await s.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/restic backup exited 1: Fatal: unable to save snapshot: disk full/);
+    expect(s.last()).toMatchObject({ result: "failed" });
+  });
+
+  it("creates a repository that does not exist, never one it cannot open (a wrong password)", async () => {
+    const fresh = scriptSetup("missing", [0]);
+    expect((await fresh.run()).code).toBe(0);
+    expect(fresh.calls().filter((c) => c === "init")).toHaveLength(1);
+    const wrong = scriptSetup("password", [0]);
+    const r = await wrong.run();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot open the repository: Fatal: wrong password or no key found/);
+    expect(wrong.calls().some((c) => c === "init" || c.startsWith("backup "))).toBe(false);
+  });
+
+  it("--list shows this host's snapshots only; the password file is never an argument", async () => {
+    const s = scriptSetup("ok", []);
+    expect((await s.run("--list")).code).toBe(0);
+    expect(s.calls()).toEqual(["snapshots --json --host mx1.example.test"]);
+    expect(existsSync(join(s.d, "state/last.json"))).toBe(false);
+  });
+});
