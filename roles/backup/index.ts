@@ -31,6 +31,8 @@ export const TIMER = "mailstead-backup.timer";
 /** What the last run left (result, snapshot, files, bytes added, start and end): backup.ts and the status checks read it. */
 export const LAST_RUN = `${STATE_DIR}/last.json`;
 const UNITS = "/etc/systemd/system";
+/** What a restore replaces is kept here (restore-<time>/<path>), never deleted. */
+export const ASIDE_DIR = "/var/backups/mailstead";
 
 export interface SftpTarget {
   user: string;
@@ -135,6 +137,8 @@ export const backup = defineRole<BackupVars>({
             cache_dir: CACHE_DIR,
             host_tag: hostTag(v),
             sftp_command: sftp ? sftpCommand(sftp) : "",
+            mailbox_root: v.mailbox_root,
+            aside_dir: ASIDE_DIR,
             local: v.backup_repository.startsWith("/"),
           }),
         }),

@@ -5,7 +5,7 @@
  * exit 3 (files changed while read) is never a success, the incomplete snapshot is
  * forgotten, a missing repository is created but an unreadable one never is.
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -73,6 +73,9 @@ case " $* " in
       password) echo "Fatal: wrong password or no key found" >&2; exit 1 ;;
     esac ;;
   *" init "*) echo ok > "$FAKE/open"; exit 0 ;;
+  *" restore "*)
+    target=$(printf '%s\n' "$@" | sed -n '/^--target$/{n;p}')
+    mkdir -p "$target" && cp -a "$FAKE/snapshot/." "$target/" ;;
   *" backup "*)
     n=$(($(wc -l < "$FAKE/calls")))
     code=$(sed -n 1p "$FAKE/backup-codes"); sed -i 1d "$FAKE/backup-codes"
@@ -103,6 +106,8 @@ function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
     cache_dir: join(d, "cache"),
     host_tag: "mx1.example.test",
     sftp_command: "",
+    mailbox_root: join(d, "live/mail"),
+    aside_dir: join(d, "aside"),
     local: false,
   });
   writeFileSync(join(d, "mailstead-backup"), script);
@@ -123,7 +128,10 @@ describe("mailstead-backup (the rendered script, under sh, with a stand-in resti
     expect(calls.some((c) => c.includes("init"))).toBe(false);
     const b = calls.find((c) => c.startsWith("backup "))!;
     expect(b).toContain("--host mx1.example.test --tag mailstead");
-    expect(readFileSync(join(s.d, "state/paths"), "utf8")).toBe(`${join(s.d, "data")}\n`);
+    // The existing paths, and the owners manifest (whose each id is, by name) that goes with them.
+    expect(readFileSync(join(s.d, "state/paths"), "utf8")).toBe(`${join(s.d, "data")}\n${join(s.d, "state/owners")}\n`);
+    const uid = process.getuid!();
+    expect(readFileSync(join(s.d, "state/owners"), "utf8")).toContain(`u ${uid} ${uid === 0 ? "root" : ""}`);
     expect(calls.at(-1)).toBe("forget --host mx1.example.test --tag mailstead --keep-daily 30 --prune");
     expect(s.last()).toMatchObject({ result: "ok", host: "mx1.example.test", files: 7, bytes_added: 2048 });
   });
@@ -174,5 +182,74 @@ describe("mailstead-backup (the rendered script, under sh, with a stand-in resti
     expect((await s.run("--list")).code).toBe(0);
     expect(s.calls()).toEqual(["snapshots --json --host mx1.example.test"]);
     expect(existsSync(join(s.d, "state/last.json"))).toBe(false);
+  });
+});
+
+describe("mailstead-backup --restore (merge, never replace the mail; owners by name)", () => {
+  /** A snapshot and a live host that both have mail: what a restore onto a host that already took new mail meets. */
+  function restoreSetup() {
+    const s = scriptSetup("ok", []);
+    const live = join(s.d, "live");
+    const snap = join(s.d, "fake/snapshot");
+    const box = "mail/example.test/alice/Maildir";
+    const put = (root: string, rel: string, content: string) => {
+      mkdirSync(join(root, rel, ".."), { recursive: true });
+      writeFileSync(join(root, rel), content);
+    };
+    // The snapshot: two messages, its UIDs and UIDVALIDITY, an index; a key; the owners manifest.
+    put(join(snap, live), `${box}/cur/1000.M1.mx1:2,S`, "message one\n");
+    put(join(snap, live), `${box}/cur/1001.M2.mx1:2,`, "message two\n");
+    put(join(snap, live), `${box}/dovecot-uidlist`, "3 V111 N3 Gabc\n1 :1000.M1.mx1\n2 :1001.M2.mx1\n");
+    put(join(snap, live), `${box}/dovecot-keywords`, "0 $Label1\n");
+    put(join(snap, live), `${box}/dovecot.index`, "snapshot index");
+    put(join(snap, live), "keys/mail.private", "the key DNS publishes\n");
+    put(join(snap, s.d), "state/owners", "u 0 root\ng 0 root\nu 54321 root\n");
+    // Live: message two with a flag set since, a message only the live host has, its own uidlist; a new key.
+    put(live, `${box}/cur/1001.M2.mx1:2,FS`, "message two\n");
+    put(live, `${box}/new/2000.M9.mx1`, "arrived after the rebuild\n");
+    put(live, `${box}/dovecot-uidlist`, "3 V222 N2 Gdef\n1 :2000.M9.mx1\n");
+    put(live, `${box}/dovecot.index`, "live index");
+    put(live, "keys/mail.private", "a key made by the rebuilt host\n");
+    writeFileSync(join(s.d, "conf/paths"), `${join(live, "keys")}\n${join(live, "mail")}\n`);
+    return { ...s, live, box };
+  }
+  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+
+  it("brings back what the live mail lacks, keeps every live message, takes the snapshot's UIDs past a margin, puts the key back", async () => {
+    const s = restoreSetup();
+    const r = await s.run("--restore latest");
+    expect(r.code, r.stderr).toBe(0);
+    const m = join(s.live, s.box);
+    expect(list(join(m, "cur"))).toEqual(["1000.M1.mx1:2,S", "1001.M2.mx1:2,FS"]);
+    expect(list(join(m, "new"))).toEqual(["2000.M9.mx1"]);
+    expect(readFileSync(join(m, "dovecot-uidlist"), "utf8")).toBe("3 V111 N10003 Gabc\n1 :1000.M1.mx1\n2 :1001.M2.mx1\n");
+    expect(readFileSync(join(m, "dovecot-keywords"), "utf8")).toBe("0 $Label1\n");
+    expect(existsSync(join(m, "dovecot.index"))).toBe(false);
+    expect(readFileSync(join(s.live, "keys/mail.private"), "utf8")).toBe("the key DNS publishes\n");
+    // Nothing replaced is lost: the live uidlist and key are kept aside.
+    const [aside] = list(join(s.d, "aside"));
+    expect(aside).toMatch(/^restore-\d{8}-\d{6}$/);
+    expect(readFileSync(join(s.d, "aside", aside!, s.live, "keys/mail.private"), "utf8")).toBe("a key made by the rebuilt host\n");
+    expect(readFileSync(join(s.d, "aside", aside!, m, "dovecot-uidlist"), "utf8")).toContain("V222");
+  });
+
+  it("a second restore of the same snapshot changes no message and no UID", async () => {
+    const s = restoreSetup();
+    expect((await s.run("--restore latest")).code).toBe(0);
+    const m = join(s.live, s.box);
+    const uidlist = readFileSync(join(m, "dovecot-uidlist"), "utf8");
+    const again = await s.run("--restore latest");
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(m, "dovecot-uidlist"), "utf8")).toBe(uidlist);
+    expect(list(join(m, "cur"))).toEqual(["1000.M1.mx1:2,S", "1001.M2.mx1:2,FS"]);
+    expect(list(join(m, "new"))).toEqual(["2000.M9.mx1"]);
+  });
+
+  it.runIf(process.getuid?.() === 0)("owners come back by name, not by number", async () => {
+    const s = restoreSetup();
+    // In the snapshot the key belonged to uid 54321, which the manifest says was root's.
+    chownSync(join(s.d, "fake/snapshot", s.live, "keys/mail.private"), 54321, 0);
+    expect((await s.run("--restore latest")).code).toBe(0);
+    expect(statSync(join(s.live, "keys/mail.private")).uid).toBe(0);
   });
 });

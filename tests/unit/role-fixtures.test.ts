@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { planRole } from "../../lib/plan.js";
 import { derived } from "../../roles/derived.js";
-import { siteRoles } from "../../roles/registry.js";
+import { allSettings, siteRoles } from "../../roles/registry.js";
 import { expectedOf, FIXTURE_DIR, loadRoleFixture, siteInput, type RoleFixture } from "./role-fixture.js";
 
 const load = (role: string, f: string) => JSON.parse(readFileSync(join(FIXTURE_DIR, role, f), "utf8")) as RoleFixture;
@@ -27,6 +27,9 @@ describe("role fixtures", () => {
         expect(`debian${fx.os.versionId}`).toBe(f.split("-")[0]);
         const plan = planRole(role, siteInput(fx));
         expect(expectedOf(plan)).toEqual(fx.expect);
+        // No secret reaches git: a secret setting is recorded as its placeholder (the recorder also
+        // records a secret file in sync as holding the placeholder's content, never the real hash).
+        for (const [k, val] of Object.entries(fx.vars)) if (allSettings()[k]?.sensitive) expect(val, k).toBe(`placeholder-${k}`);
         // Every recorded fact is read: a fixture cannot carry stale facts that hide a change.
         expect(Object.keys(fx.facts).sort()).toEqual(plan.facts);
         if (f.includes("-converged")) {
