@@ -2,12 +2,14 @@
  * Back up now, or list the snapshots:
  *
  *   npx tsx playbooks/backup.ts -i inventory/hosts.yml [--limit NAME|GROUP] [--list] [--json]
+ *   npx tsx playbooks/backup.ts -i inventory/hosts.yml --recovery-kit [--limit NAME]
  *
  * A backup is the same run as the daily timer's: `systemctl start mailstead-backup.service`
  * (its own unit, memory cap and environment; the backup role installed it), waited for, then
  * the run's own record (/var/lib/mailstead/backup/last.json) is printed: snapshot, files,
  * bytes added, seconds. Exit 1 when any host's backup failed (its reason printed), 2 for bad
- * input. No secret is printed: the repository password and key stay on the host.
+ * input. No secret is printed, except by --recovery-kit: only when asked, only to a terminal
+ * (never a pipe, a file, CI or --json), everything a restore on a new machine needs.
  */
 import { Command } from "commander";
 import { defaultIo, parseCommand, runAsScript, withExitCode, type CliIo } from "../lib/cli.js";
@@ -16,7 +18,9 @@ import { loadHosts } from "../dns/gather.js";
 import { transportFor } from "../lib/transport/index.js";
 import type { Transport } from "../lib/transport/types.js";
 import { quote } from "../lib/shell.js";
-import { LAST_RUN, SCRIPT, SERVICE } from "../roles/backup/index.js";
+import { hostTag, LAST_RUN, SCRIPT, SERVICE, sftpCommand, sftpTarget, type BackupVars } from "../roles/backup/index.js";
+import { dkimKeys, type OpendkimVars } from "../roles/opendkim/index.js";
+import type { HostSpec } from "../lib/inventory/index.js";
 
 /** What a backup run left in last.json. */
 export interface BackupRun {
@@ -58,6 +62,35 @@ export async function listSnapshots(t: Transport): Promise<Snapshot[]> {
   return JSON.parse(r.stdout || "[]") as Snapshot[];
 }
 
+/**
+ * Everything a restore on a new machine needs, for one host: the repository, its password, the
+ * SFTP key and the target's host keys, the snapshots' host name, the DKIM selectors the DNS
+ * publishes (the restored key matches them), and how to restore with and without mailstead.
+ * Without the password nothing in the repository can be read: that is the point of the kit.
+ */
+export function recoveryKit(spec: HostSpec): string {
+  const v = spec.vars as unknown as BackupVars & OpendkimVars;
+  const sftp = sftpTarget(v.backup_repository);
+  const lines = [
+    `== ${spec.name}: recovery kit. Keep it OFF the host (a password manager, or paper in a drawer).`,
+    `repository       ${v.backup_repository}`,
+    `password         ${v.backup_password}`,
+    `snapshots' host  ${hostTag(v)}`,
+  ];
+  if (sftp) {
+    lines.push(`target host keys`, ...v.backup_sftp_known_hosts.map((k) => `  ${k}`), `sftp key (the secret backup_sftp_key; to a file of mode 600 to use it):`, v.backup_sftp_key.trimEnd());
+  }
+  if (v.opendkim_enabled) lines.push(`DKIM selectors   ${dkimKeys(v).map((k) => `${k.selector}._domainkey (${k.algorithm})`).join(", ")}: the restored key matches these published records`);
+  lines.push(
+    "with mailstead: put backup_password and backup_sftp_key in the secrets file, point the inventory at the new VM, then",
+    `  npx tsx playbooks/restore.ts -i inventory/hosts.yml --limit ${spec.name}`,
+    "with restic alone (password on its standard input):",
+    `  restic -r ${v.backup_repository}${sftp ? ` -o sftp.command="${sftpCommand(sftp).replace(/\/etc\/mailstead\/backup\//g, "./")}"` : ""} restore latest --host ${hostTag(v)} --target ./restore`,
+    "",
+  );
+  return lines.join("\n");
+}
+
 const size = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 
 export async function backupMain(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -70,16 +103,26 @@ export async function backupMain(argv: string[], io: CliIo = defaultIo()): Promi
       .option("--limit <names>", "only these hosts or groups (comma-separated)")
       .option("--list", "list the snapshots instead of making one", false)
       .option("--json", "print the results as JSON", false)
+      .option("--recovery-kit", "print what a restore on a new machine needs, secrets included (to a terminal only)", false)
       .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
       .exitOverride()
       .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
       .allowExcessArguments(false);
     parseCommand(program, argv, "npx tsx playbooks/backup.ts -i inventory/hosts.yml [--limit NAME|GROUP] [--list] [--json]");
-    const o = program.opts<{ inventory: string; limit?: string; list: boolean; json: boolean; acceptNewHostKeys: boolean }>();
+    const o = program.opts<{ inventory: string; limit?: string; list: boolean; json: boolean; recoveryKit: boolean; acceptNewHostKeys: boolean }>();
+    if (o.recoveryKit && o.json) throw new UsageError("--recovery-kit never goes into --json: it holds the repository's password");
+    if (o.recoveryKit && (!io.stdout.isTTY || io.env.CI)) {
+      throw new UsageError("--recovery-kit prints the repository's password and key: only to a terminal, never to a pipe, a file or CI output");
+    }
     const loaded = loadHosts(o.inventory, o.limit, io.env);
     for (const w of loaded.warnings) err(`warning: ${w}\n`);
     const hosts = loaded.hosts.filter((h) => h.vars.backup_enabled === true);
     if (hosts.length === 0) throw new UsageError("no selected host has backup_enabled: true (set backup_repository and backup_password, then converge)");
+    if (o.recoveryKit) {
+      // From the inventory and its secrets: no host is contacted (the lost one may be gone).
+      for (const spec of hosts) out(recoveryKit(spec));
+      return 0;
+    }
     const results: Record<string, unknown> = {};
     let failed = 0;
     for (const spec of hosts) {

@@ -16,6 +16,7 @@ import { backup, backupPaths, sftpCommand, sftpTarget } from "../../roles/backup
 import { backupDefaults } from "../../roles/backup/defaults.js";
 import { siteRoles } from "../../roles/registry.js";
 import { siteVars } from "./role-fixture.js";
+import { backupMain } from "../../playbooks/backup.js";
 
 const ctx = { host: "h", loginUser: "debian" };
 const vars = (over: Record<string, unknown> = {}) =>
@@ -251,5 +252,60 @@ describe("mailstead-backup --restore (merge, never replace the mail; owners by n
     chownSync(join(s.d, "fake/snapshot", s.live, "keys/mail.private"), 54321, 0);
     expect((await s.run("--restore latest")).code).toBe(0);
     expect(statSync(join(s.live, "keys/mail.private")).uid).toBe(0);
+  });
+});
+
+describe("backup.ts --recovery-kit (secrets only to a terminal, only when asked)", () => {
+  const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+  function inventory(): string {
+    const d = mkdtempSync(join(tmpdir(), "kit-"));
+    writeFileSync(
+      join(d, "hosts.yml"),
+      [
+        "hosts:",
+        "  mx1:",
+        "    address: 127.0.0.1",
+        "    ssh: { port: 1 }",
+        "    vars:",
+        "      base_hostname: mx1",
+        "      base_domain: example.org",
+        "      backup_enabled: true",
+        "      backup_repository: sftp:restic@198.51.100.50:/srv/restic/mx1",
+        '      backup_sftp_known_hosts: ["198.51.100.50 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake"]',
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(join(d, "hosts.secrets.yml"), `hosts:\n  mx1:\n    backup_password: kit-password-1234567890\n    backup_sftp_key: ${JSON.stringify(KEY)}\n`, { mode: 0o600 });
+    return join(d, "hosts.yml");
+  }
+  const io = (tty: boolean, env: NodeJS.ProcessEnv = {}) => {
+    const chunks: string[] = [];
+    const errors: string[] = [];
+    return {
+      chunks,
+      errors,
+      io: { out: (l: string) => chunks.push(`${l}\n`), err: (l: string) => errors.push(l), stdout: { isTTY: tty, write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WriteStream, env: { NO_COLOR: "1", HOME: tmpdir(), ...env } },
+    };
+  };
+
+  it("on a terminal: the repository, password, key, target host keys, snapshots' host, DKIM selector and both ways to restore", async () => {
+    const t = io(true);
+    const code = await backupMain(["-i", inventory(), "--recovery-kit"], t.io);
+    const text = t.chunks.join("");
+    expect(code, t.errors.join("\n")).toBe(0);
+    for (const want of ["sftp:restic@198.51.100.50:/srv/restic/mx1", "kit-password-1234567890", "b3BlbnNzaC1rZXktdjEAAAAA", "198.51.100.50 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake", "mx1.example.org", "mail._domainkey", "playbooks/restore.ts -i inventory/hosts.yml --limit mx1", "restore latest --host mx1.example.org"]) {
+      expect(text, want).toContain(want);
+    }
+    expect(text).toMatch(/OFF the host/);
+  });
+
+  it("never to a pipe, a file, CI or --json: exit 2, and the password appears nowhere", async () => {
+    for (const [args, tty, env] of [[["--recovery-kit"], false, {}], [["--recovery-kit"], true, { CI: "1" }], [["--recovery-kit", "--json"], true, {}]] as const) {
+      const t = io(tty, env);
+      const code = await backupMain(["-i", inventory(), ...args], t.io);
+      expect(code, args.join(" ")).toBe(2);
+      expect([...t.chunks, ...t.errors].join("")).not.toContain("kit-password");
+      expect(t.errors.join("\n")).toMatch(/recovery-kit/);
+    }
   });
 });
