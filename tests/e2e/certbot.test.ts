@@ -19,7 +19,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureLab, labHost, lookup, setRecord, sshRun, type LabHost, type LabState } from "../lab/index.js";
+import { ensureLab, labHost, labSecrets, lookup, setRecord, sshRun, type LabHost, type LabState } from "../lab/index.js";
 import { ROOT, site, stepsWith, type CliRun } from "./helpers.js";
 
 const NAME = "mx1.example.test";
@@ -46,7 +46,8 @@ function inventory(vars: Record<string, unknown>, secrets?: Record<string, unkno
   const dir = mkdtempSync(join(tmpdir(), "mailstead-certbot-"));
   const file = join(dir, "certbot.yml");
   writeFileSync(file, YAML.stringify(inv));
-  if (secrets) writeFileSync(join(dir, "certbot.secrets.yml"), YAML.stringify({ vars: {}, hosts: { [host]: secrets } }), { mode: 0o600 });
+  // The lab's own secrets (the backup's) too, as beside the lab inventory.
+  writeFileSync(join(dir, "certbot.secrets.yml"), YAML.stringify({ vars: labSecrets(), hosts: { [host]: secrets ?? {} } }), { mode: 0o600 });
   return file;
 }
 

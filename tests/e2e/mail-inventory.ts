@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import YAML from "yaml";
 import { blfCrypt } from "../../roles/mailbox/passwd.js";
-import type { LabState } from "../lab/index.js";
+import { labSecrets, type LabState } from "../lab/index.js";
 
 export interface MailUserSpec {
   name: string;
@@ -79,10 +79,9 @@ export function writeMailInventory(
   }
   const path = join(dir, "mail.yml");
   writeFileSync(path, `# written by tests/e2e/mail-inventory.ts\n${YAML.stringify(inv)}`);
-  if (opts.secrets) {
-    const sp = join(dir, "mail.secrets.yml");
-    writeFileSync(sp, YAML.stringify({ vars: {}, hosts: opts.secrets }), { mode: 0o600 });
-    chmodSync(sp, 0o600);
-  }
+  // The lab's own secrets (the backup's) too, as beside the lab inventory, and the test's.
+  const sp = join(dir, "mail.secrets.yml");
+  writeFileSync(sp, YAML.stringify({ vars: labSecrets(), hosts: opts.secrets ?? {} }), { mode: 0o600 });
+  chmodSync(sp, 0o600);
   return { dir, path, users };
 }

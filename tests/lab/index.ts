@@ -12,7 +12,7 @@ export { nsupdate, setRecord, deleteRecord, lookup, type KeyChoice } from "./dns
 export { sshRun, sshArgs } from "./vm.ts";
 export { memReport, formatMem, type MemReport } from "./mem.ts";
 export { httpsGet } from "./acme.ts";
-export { up, down, recreate, reboot, status } from "./lab.ts";
+export { up, down, recreate, reboot, status, labSecrets } from "./lab.ts";
 
 /** Bring the lab up unless it already is (every recorded PID alive); returns the state. */
 export async function ensureLab(opts: UpOptions = {}): Promise<LabState> {

@@ -20,7 +20,7 @@ export const paths = {
   sshKey: join(STATE_DIR, "id_ed25519"),
   /** The mail hosts' key for the backup target (SFTP only there); its private half goes to the secrets file. */
   backupKey: join(STATE_DIR, "backup_ed25519"),
-  /** The lab inventory's secrets (backup password and key), mode 600. */
+  /** The lab inventory's secrets (backup password and key), beside it under the default name, mode 600. */
   secrets: join(STATE_DIR, "inventory.secrets.yml"),
   knownHosts: join(STATE_DIR, "known_hosts"),
   inventory: join(STATE_DIR, "inventory.yml"),
