@@ -13,7 +13,7 @@ import { osRelease, type OsRelease } from "./facts/os.js";
 import { ref, type FactRef } from "./facts/types.js";
 import type { Host } from "./host.js";
 import type { Action, Plan } from "./operations/types.js";
-import { isFlush, type Handler, type Role, type RoleContext, type Step, type FlushStep } from "./role.js";
+import { isFlush, type Handler, type Role, type RoleContext, type StatePath, type Step, type FlushStep } from "./role.js";
 import { posix } from "node:path";
 import { DEFAULT_STATE_DIR, pendingHandlers, pendingPath, type PendingHandler } from "./facts/pending.js";
 import { quote } from "./shell.js";
@@ -186,14 +186,24 @@ class HostRun {
     return wanted;
   }
 
+  /** Every role of the playbook, also those not selected by --tags. */
+  private get playbookRoles(): Role[] {
+    return this.opts.playbookRoles ?? this.roles;
+  }
+
+  /** The state every role of the playbook keeps on this host (the backup role reads it). */
+  private playbookState(): StatePath[] {
+    return this.playbookRoles.flatMap((r) => r.state?.(this.host.vars) ?? []);
+  }
+
   private context(role: Role): RoleContext {
     return roleContext(role, {
       host: this.host.name,
       vars: this.host.vars,
       os: this.os,
       facts: this.host,
-      ports: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.ports?.(this.host.vars) ?? []),
-      state: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.state?.(this.host.vars) ?? []),
+      ports: this.playbookRoles.flatMap((r) => r.ports?.(this.host.vars) ?? []),
+      state: this.playbookState(),
       ...(this.host.sshPort !== undefined ? { sshPort: this.host.sshPort } : {}),
     });
   }
@@ -367,7 +377,7 @@ class HostRun {
         vars: this.host.vars,
         os: this.os,
         fact: (r) => this.host.get(r),
-        state: (this.opts.playbookRoles ?? this.roles).flatMap((r) => r.state?.(this.host.vars) ?? []),
+        state: this.playbookState(),
       });
       const each = Math.round(((performance.now() - started) / Math.max(checks.length, 1)) * 10) / 10;
       for (const c of checks) {

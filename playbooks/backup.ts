@@ -13,7 +13,7 @@
  */
 import { Command } from "commander";
 import { defaultIo, parseCommand, runAsScript, withExitCode, type CliIo } from "../lib/cli.js";
-import { UsageError } from "../lib/errors.js";
+import { tail, UsageError } from "../lib/errors.js";
 import { loadHosts } from "../dns/gather.js";
 import { transportFor } from "../lib/transport/index.js";
 import type { Transport } from "../lib/transport/types.js";
@@ -52,13 +52,13 @@ export async function backupNow(t: Transport): Promise<BackupRun | { result: "fa
   const r = await t.run(`rm -f ${quote(LAST_RUN)}; systemctl start ${SERVICE}; rc=$?; cat ${quote(LAST_RUN)} 2>/dev/null; exit $rc`, { timeoutMs: 6 * 3600_000 });
   const text = r.stdout.trim();
   if (text.startsWith("{")) return JSON.parse(text) as BackupRun;
-  const why = r.stderr.trim().split("\n").slice(-3).join(" ");
+  const why = tail(r.stderr, 3).trim().replace(/\n/g, " ");
   return { result: "failed", message: why || `systemctl start ${SERVICE} exited ${r.code}: is the backup role converged (backup_enabled: true)?` };
 }
 
 export async function listSnapshots(t: Transport): Promise<Snapshot[]> {
   const r = await t.run(`${SCRIPT} --list`, { timeoutMs: 600_000 });
-  if (r.code !== 0) throw new Error(r.stderr.trim().split("\n").slice(-3).join(" ") || `${SCRIPT} --list exited ${r.code}`);
+  if (r.code !== 0) throw new Error(tail(r.stderr, 3).trim().replace(/\n/g, " ") || `${SCRIPT} --list exited ${r.code}`);
   return JSON.parse(r.stdout || "[]") as Snapshot[];
 }
 

@@ -17,7 +17,7 @@
  */
 import { Command } from "commander";
 import { defaultIo, parseCommand, runAsScript, runPlaybook, withExitCode, type CliIo } from "../lib/cli.js";
-import { UsageError } from "../lib/errors.js";
+import { tail, UsageError } from "../lib/errors.js";
 import { loadHosts } from "../dns/gather.js";
 import { transportFor } from "../lib/transport/index.js";
 import { quote } from "../lib/shell.js";
@@ -57,7 +57,7 @@ export async function restoreMain(argv: string[], io: CliIo = defaultIo()): Prom
       const r = await t.run(`${SCRIPT} --restore ${quote(o.snapshot)}`, { timeoutMs: 6 * 3600_000 });
       out(r.stdout);
       if (r.code !== 0) {
-        out(`${spec.name}: restore FAILED: ${loaded.redact(r.stderr.trim().split("\n").slice(-3).join(" "))}\n`);
+        out(`${spec.name}: restore FAILED: ${loaded.redact(tail(r.stderr, 3).trim().replace(/\n/g, " "))}\n`);
         return 1;
       }
       out(`== ${spec.name}: 3/4 the whole converge (finds the restored key and certificate)\n`);
