@@ -5,7 +5,8 @@
  * resolver and probe, so every module is unit-tested with fixtures.
  */
 import { checkSpf, spfLookups, spfRecordOf, SPF_LOOKUP_LIMIT } from "./spf.js";
-import { computeRecords, dkimRecord, dmarcRua, mtaStsId, mtaStsPolicy, publicAddresses, reverseName, type DnsHostInput, type DnsRecord } from "./records.js";
+import { computeRecords, webVars, dkimRecord, dmarcRua, publicAddresses, reverseName, type DnsHostInput, type DnsRecord } from "./records.js";
+import { AUTOCONFIG_PATH, MTA_STS_PATH, mtaStsPolicy, mtaStsRecord } from "../roles/web/sites.js";
 import type { DnsLookup } from "./resolver.js";
 
 export type CheckStatus = "pass" | "warn" | "fail";
@@ -26,11 +27,27 @@ export interface OutboundProbe {
   (address: string): Promise<{ ok: boolean; detail: string }>;
 }
 
+export interface HttpsAnswer {
+  status: number;
+  /** Header names lowercased. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * GET https://<name><path> from the operator's machine, the name resolved through the
+ * check's DNS, the certificate verified (system roots plus the inventory's private CA).
+ * Rejects with the reason when the connection or the TLS verification fails.
+ */
+export type HttpsFetch = (name: string, path: string) => Promise<HttpsAnswer>;
+
 export interface CheckContext {
   host: DnsHostInput;
   dns: DnsLookup;
   /** Absent: the outbound check is skipped (e.g. no SSH). */
   probe?: OutboundProbe;
+  /** Absent: the web side's files are not fetched (only their DNS records are checked). */
+  fetch?: HttpsFetch;
 }
 
 export interface CheckModule {
@@ -206,22 +223,41 @@ export const dmarcCheck: CheckModule = {
   },
 };
 
+/** The mx: lines of an MTA-STS policy, and whether an MX host name matches one (RFC 8461 §4.1: a leading "*." matches one label). */
+export function policyMx(policy: string): string[] {
+  return [...policy.matchAll(/^mx:[ \t]*(\S+)[ \t]*\r?$/gm)].map((m) => m[1]!.toLowerCase());
+}
+export function mxMatches(pattern: string, host: string): boolean {
+  const h = lower(host);
+  if (pattern.startsWith("*.")) return h.endsWith(pattern.slice(1)) && !h.slice(0, -pattern.length + 1).includes(".");
+  return h === pattern;
+}
+
 export const mtaStsCheck: CheckModule = {
   name: "mta-sts",
   async run(ctx) {
     const { domain, vars, fqdn } = ctx.host;
     const out: CheckResult[] = [];
-    if (vars.dns_mta_sts_enabled) {
+    const site = { fqdn, domain };
+    const record = mtaStsRecord(webVars(vars), site);
+    if (record) {
       const name = `_mta-sts.${domain}`;
       const txt = await ask("mta-sts", `${name} TXT`, () => ctx.dns.txt(name));
       if (isResult(txt)) out.push(txt);
       else {
-        const id = mtaStsId(mtaStsPolicy(vars.dns_mta_sts_mode, fqdn));
         const rec = txt.find((t) => /^v=STSv1/.test(t));
-        if (!rec) out.push({ check: "mta-sts", record: `${name} TXT`, status: "fail", detail: `${name} has no MTA-STS record`, fix: `add ${name}. TXT "v=STSv1; id=${id}"` });
-        else if (!rec.includes(`id=${id}`)) out.push({ check: "mta-sts", record: `${name} TXT`, status: "warn", detail: `id is not ${id} (the hash of the current policy): senders may keep an old policy`, fix: `set ${name}. TXT "v=STSv1; id=${id}"` });
+        const id = /id=([A-Za-z0-9]+)/.exec(record)![1]!;
+        if (!rec) out.push({ check: "mta-sts", record: `${name} TXT`, status: "fail", detail: `${name} has no MTA-STS record`, fix: `add ${name}. TXT "${record}"` });
+        else if (!rec.includes(`id=${id}`)) out.push({ check: "mta-sts", record: `${name} TXT`, status: "warn", detail: `id is not ${id} (the hash of the current policy): senders keep the policy they cached`, fix: `set ${name}. TXT "${record}"` });
         else out.push({ check: "mta-sts", record: `${name} TXT`, status: "pass", detail: rec });
       }
+      const host = `mta-sts.${domain}`;
+      const want = publicAddresses(ctx.host).ipv4;
+      const got = await ask("mta-sts", `${host} A`, () => ctx.dns.a(host));
+      if (isResult(got)) out.push(got);
+      else if (want.length && !want.every((a) => got.includes(a))) out.push({ check: "mta-sts", record: `${host} A`, status: "fail", detail: `${host} resolves to ${got.join(", ") || "nothing"}, not to this host (${want.join(", ")})`, fix: `add ${host}. CNAME ${fqdn}.` });
+      else out.push({ check: "mta-sts", record: `${host} A`, status: "pass", detail: `${host} -> ${got.join(", ")}` });
+      if (ctx.fetch) out.push(...(await policyFetch(ctx, host)));
     }
     if (vars.dns_tlsrpt_enabled) {
       const name = `_smtp._tls.${domain}`;
@@ -229,6 +265,59 @@ export const mtaStsCheck: CheckModule = {
       if (isResult(txt)) out.push(txt);
       else if (!txt.some((t) => /^v=TLSRPTv1;\s*rua=/.test(t))) out.push({ check: "tls-rpt", record: `${name} TXT`, status: "fail", detail: `${name} has no TLS-RPT record`, fix: `add ${name}. TXT "v=TLSRPTv1; rua=mailto:${dmarcRua(ctx.host)}"` });
       else out.push({ check: "tls-rpt", record: `${name} TXT`, status: "pass", detail: txt.find((t) => t.startsWith("v=TLSRPTv1"))! });
+    }
+    return out;
+  },
+};
+
+/** The policy as a sender fetches it (RFC 8461 §3.3: HTTPS, a certificate valid for the name, 200, text/plain), against the inventory and the MX records. */
+async function policyFetch(ctx: CheckContext, host: string): Promise<CheckResult[]> {
+  const { domain, vars, fqdn } = ctx.host;
+  const url = `https://${host}${MTA_STS_PATH}`;
+  const record = `${url}`;
+  let a: HttpsAnswer;
+  try {
+    a = await ctx.fetch!(host, MTA_STS_PATH);
+  } catch (e) {
+    return [{ check: "mta-sts", record, status: "fail", detail: `cannot fetch the policy: ${(e as Error).message}`, fix: `senders fetch it like this and give up: is web_enabled on and lighttpd running, does the certificate name ${host} (converge again), is port 443 open?` }];
+  }
+  const out: CheckResult[] = [];
+  const want = mtaStsPolicy(webVars(vars), { fqdn, domain });
+  if (a.status !== 200) return [{ check: "mta-sts", record, status: "fail", detail: `HTTP ${a.status}`, fix: "converge the web role again (it writes the policy)" }];
+  if (!/^text\/plain/i.test(a.headers["content-type"] ?? "")) out.push({ check: "mta-sts", record, status: "fail", detail: `served as ${a.headers["content-type"] ?? "no type"}, not text/plain (RFC 8461 §3.2)`, fix: "converge the web role again" });
+  if (a.body !== want) out.push({ check: "mta-sts", record, status: "fail", detail: `the served policy is not the inventory's: ${JSON.stringify(a.body.slice(0, 160))}`, fix: "converge the web role again; behind a proxy, make sure it passes mta-sts.<domain> to this host" });
+  else out.push({ check: "mta-sts", record, status: "pass", detail: `served over verified HTTPS: ${want.trim().replace(/\r?\n/g, "; ")}` });
+  // Every MX must match a policy mx line, or an enforcing sender refuses it (§4.1).
+  const mx = await ask("mta-sts", `${domain} MX`, () => ctx.dns.mx(domain));
+  if (!isResult(mx)) {
+    const patterns = policyMx(a.body);
+    const bad = mx.map((m) => lower(m.exchange)).filter((m) => !patterns.some((p) => mxMatches(p, m)));
+    if (bad.length) out.push({ check: "mta-sts", record: `${domain} MX`, status: "fail", detail: `MX ${bad.join(", ")} not in the policy's mx lines (${patterns.join(", ")}): enforcing senders refuse to deliver there`, fix: "add them to web_mta_sts_extra_mx, or remove the MX records" });
+    else out.push({ check: "mta-sts", record: `${domain} MX`, status: "pass", detail: `every MX (${mx.map((m) => lower(m.exchange)).join(", ")}) is in the policy` });
+  }
+  return out;
+}
+
+/** Thunderbird's autoconfig file, fetched as a client does, names this host's IMAPS and submission ports. */
+export const autoconfigCheck: CheckModule = {
+  name: "autoconfig",
+  async run(ctx) {
+    const { domain, vars, fqdn } = ctx.host;
+    const w = webVars(vars);
+    if (!w.web_enabled || !w.web_autoconfig_enabled) return [];
+    const host = `autoconfig.${domain}`;
+    const out: CheckResult[] = [];
+    const got = await ask("autoconfig", `${host} A`, () => ctx.dns.a(host));
+    if (isResult(got)) return [got];
+    if (got.length === 0) return [{ check: "autoconfig", record: `${host} A`, status: "fail", detail: `${host} does not resolve`, fix: `add ${host}. CNAME ${fqdn}.` }];
+    if (!ctx.fetch) return [{ check: "autoconfig", record: `${host} A`, status: "pass", detail: `${host} -> ${got.join(", ")}` }];
+    const record = `https://${host}${AUTOCONFIG_PATH}`;
+    try {
+      const a = await ctx.fetch(host, `${AUTOCONFIG_PATH}?emailaddress=postmaster%40${domain}`);
+      const ok = a.status === 200 && a.body.includes(`<hostname>${fqdn}</hostname>`) && a.body.includes("<port>993</port>");
+      out.push(ok ? { check: "autoconfig", record, status: "pass", detail: `names ${fqdn}: IMAPS 993, submission 465 and 587` } : { check: "autoconfig", record, status: "fail", detail: `HTTP ${a.status}, ${a.body.length} bytes, not this host's settings`, fix: "converge the web role again" });
+    } catch (e) {
+      out.push({ check: "autoconfig", record, status: "fail", detail: `cannot fetch it: ${(e as Error).message}`, fix: `does the certificate name ${host} (converge again), is port 443 open?` });
     }
     return out;
   },
@@ -284,7 +373,7 @@ export const outboundCheck: CheckModule = {
 };
 
 /** Every check, in the order they are printed. More modules (e.g. certificates) append here. */
-export const checkModules: CheckModule[] = [addressCheck, ptrCheck, mxCheck, spfCheck, dkimCheck, dmarcCheck, mtaStsCheck, dnsblCheck, outboundCheck];
+export const checkModules: CheckModule[] = [addressCheck, ptrCheck, mxCheck, spfCheck, dkimCheck, dmarcCheck, mtaStsCheck, autoconfigCheck, dnsblCheck, outboundCheck];
 
 export async function runChecks(ctx: CheckContext, modules: CheckModule[] = checkModules): Promise<CheckResult[]> {
   const out: CheckResult[] = [];

@@ -3,11 +3,13 @@
  * facts read from the host (public addresses, DKIM public keys). Pure: no
  * network, no host; printed by playbooks/dns.ts, checked by playbooks/verify.ts.
  */
-import { createHash } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { DnsVars } from "../roles/dns/index.js";
+import { mtaStsRecord, webSites, type SiteVars } from "../roles/web/sites.js";
+import { webDefaults } from "../roles/web/defaults.js";
+import { defaultValues } from "../lib/defaults.js";
 
-export type RecordType = "A" | "AAAA" | "MX" | "TXT" | "SRV" | "PTR";
+export type RecordType = "A" | "AAAA" | "CNAME" | "MX" | "TXT" | "SRV" | "PTR";
 
 export interface DnsRecord {
   /** Owner name, fully qualified, without the trailing dot. */
@@ -43,7 +45,8 @@ export interface DnsHostInput {
   /** The mail domain (MX, SPF, DKIM, DMARC owner). */
   domain: string;
   facts: HostFacts;
-  vars: DnsVars & { relay_enabled?: boolean; relay_host?: string };
+  vars: DnsVars &
+    Partial<SiteVars> & { relay_enabled?: boolean; relay_host?: string };
 }
 
 /** The addresses to publish: the overrides when set, else what the host sees. */
@@ -67,13 +70,9 @@ export function dkimRecord(k: DkimPublicKey): string {
   return `v=DKIM1; k=${k.algorithm}; p=${k.publicKey}`;
 }
 
-/** The MTA-STS policy file (RFC 8461 §3.2) this host would serve; its hash is the record's id. */
-export function mtaStsPolicy(mode: string, fqdn: string): string {
-  return `version: STSv1\nmode: ${mode}\nmx: ${fqdn}\nmax_age: 604800\n`;
-}
-
-export function mtaStsId(policy: string): string {
-  return createHash("sha256").update(policy).digest("hex").slice(0, 20);
+/** The web role's settings of a host's vars, with the role's defaults where a partial input (a test) leaves them out. */
+export function webVars(v: Partial<SiteVars>): SiteVars {
+  return { ...(defaultValues(webDefaults) as unknown as SiteVars), ...v } as SiteVars;
 }
 
 /** in-addr.arpa / ip6.arpa name of an address. */
@@ -126,8 +125,12 @@ export function computeRecords(h: DnsHostInput): DnsRecord[] {
     );
   }
   zone(`_dmarc.${h.domain}`, "TXT", dmarcRecord(v.dns_dmarc_policy, dmarcRua(h)), `DMARC: p=${v.dns_dmarc_policy} for mail failing SPF and DKIM alignment; aggregate reports to ${dmarcRua(h)}`);
-  if (v.dns_mta_sts_enabled) {
-    zone(`_mta-sts.${h.domain}`, "TXT", `v=STSv1; id=${mtaStsId(mtaStsPolicy(v.dns_mta_sts_mode, h.fqdn))}`, `MTA-STS (RFC 8461): senders must use TLS to ${h.fqdn}`, `the policy must be served at https://mta-sts.${h.domain}/.well-known/mta-sts.txt; the id changes when the policy does`);
+  // The web side's names point at the host by CNAME: they follow its A/AAAA records.
+  const web = webVars(v);
+  for (const site of webSites(web, h)) zone(site.name, "CNAME", `${h.fqdn}.`, `${site.purpose}, served by this host (web role)`);
+  const sts = mtaStsRecord(web, h);
+  if (sts) {
+    zone(`_mta-sts.${h.domain}`, "TXT", sts, `MTA-STS (RFC 8461): senders must use TLS to ${h.fqdn} (mode ${v.web_mta_sts_mode})`, `the id is the hash of the policy served at https://mta-sts.${h.domain}/.well-known/mta-sts.txt: it changes exactly when the policy does`);
   }
   if (v.dns_tlsrpt_enabled) zone(`_smtp._tls.${h.domain}`, "TXT", `v=TLSRPTv1; rua=mailto:${dmarcRua(h)}`, "TLS-RPT (RFC 8460): where senders report TLS failures");
   if (v.dns_srv_records) {

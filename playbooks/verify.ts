@@ -4,7 +4,8 @@
  *   npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]
  * Exit codes: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad input.
  * The checks are modules in dns/checks.ts (checkModules), then the certificate
- * checks of roles/certbot/checks.ts (what 25/465/587/993 serve, over SSH).
+ * checks of roles/certbot/checks.ts (what 25/465/587/993 serve, over SSH). With the web
+ * side on, the MTA-STS policy and the autoconfig file are fetched over verified HTTPS.
  */
 import { Command } from "commander";
 import { isIP } from "node:net";
@@ -15,6 +16,7 @@ import { gatherHost, loadHosts } from "../dns/gather.js";
 import { UsageError } from "../lib/errors.js";
 import { defaultIo, parseCommand, runAsScript, withExitCode, type CliIo } from "../lib/cli.js";
 import { nodeResolver } from "../dns/resolver.js";
+import { nodeFetch } from "../dns/https.js";
 import type { Transport } from "../lib/transport/types.js";
 import { CA_BUNDLE } from "../roles/certbot/index.js";
 import { certChecks } from "../roles/certbot/checks.js";
@@ -77,7 +79,8 @@ export async function verifyMain(argv: string[], io: CliIo = defaultIo()): Promi
         const g = await gatherHost(spec, o.acceptNewHostKeys);
         for (const w of g.warnings) err(`warning: ${w}\n`);
         try {
-          results = await runChecks({ host: g.input, dns, ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
+          const caPem = typeof spec.vars.certbot_ca_bundle === "string" && spec.vars.certbot_ca_bundle ? spec.vars.certbot_ca_bundle : undefined;
+          results = await runChecks({ host: g.input, dns, fetch: nodeFetch(dns, { caPem }), ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
           if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
         } finally {
           await g.transport.close();

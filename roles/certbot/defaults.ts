@@ -100,8 +100,8 @@ export const certbotDefaults = defineDefaults("certbot", {
   },
   certbot_reload_services: {
     format: formats.serviceName(),
-    default: ["postfix", "dovecot"],
-    why: "Services reloaded after a new certificate is in place (only those running); add a web server of ours here. The most reported failure of comparable tools is a renewal nobody reloaded.",
+    default: ["postfix", "dovecot", "lighttpd"],
+    why: "Services reloaded after a new certificate is in place (only those running: lighttpd is the web role's); add any other server that reads the tls role's paths. The most reported failure of comparable tools is a renewal nobody reloaded.",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[a-zA-Z0-9@._-]+$", "x-expected": "a systemd unit name such as nginx" } },
   },
   certbot_keep_versions: {

@@ -32,10 +32,15 @@ import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "./checks.js";
 import { certbotDefaults, type DnsPlugin } from "./defaults.js";
 import type { VarsOf } from "../../lib/defaults.js";
+import type { WebVars } from "../web/index.js";
+import { webNames } from "../web/sites.js";
 
 export type CertbotMode = CertbotVars["certbot_mode"];
 
-export type CertbotVars = VarsOf<typeof certbotDefaults> & TlsVars;
+/** The web role's settings certbot reads: with the web side on, its names go on the certificate and lighttpd owns port 80. */
+type WebSide = Pick<WebVars, "web_enabled" | "web_mta_sts_mode" | "web_mta_sts_max_age" | "web_mta_sts_extra_mx" | "web_autoconfig_enabled">;
+
+export type CertbotVars = VarsOf<typeof certbotDefaults> & TlsVars & Partial<WebSide> & { mailbox_domain?: string };
 
 export const DEPLOY = "/usr/local/sbin/mailstead-cert-deploy";
 export const ISSUE = "/usr/local/sbin/mailstead-cert-issue";
@@ -59,7 +64,8 @@ export function servedChecks(v: CertbotVars): CertCheckOptions {
 
 export const isCertbotMode = (m: CertbotMode) => m === "standalone" || m === "webroot" || m === "dns";
 export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
-export const certNames = (v: CertbotVars) => [...new Set([fqdnOf(v), ...v.certbot_extra_names])];
+/** The names on the certificate: the host, the web side's names when it is on, then the extra ones. */
+export const certNames = (v: CertbotVars) => [...new Set([fqdnOf(v), ...(v.web_enabled ? webNames(v as Parameters<typeof webNames>[0], { fqdn: fqdnOf(v), domain: derived(v).mailDomain }) : []), ...v.certbot_extra_names])];
 export const lineage = (name: string) => ({ live: `/etc/letsencrypt/live/${name}`, conf: `/etc/letsencrypt/renewal/${name}.conf` });
 export const dnsPackage = (p: DnsPlugin) => `python3-certbot-dns-${p}`;
 export const credentialsPath = (p: DnsPlugin) => `${CONF_DIR}/dns-${p}.${p === "google" ? "json" : "ini"}`;
@@ -119,6 +125,13 @@ export function settingsProblems(v: CertbotVars): RoleProblem[] {
   }
   if (v.certbot_mode === "dns" && v.certbot_dns_plugin === "route53" && !v.certbot_dns_credentials.trim()) {
     out.push({ setting: "certbot_dns_credentials", message: "certbot_dns_plugin route53 needs AWS credentials in certbot_dns_credentials (a secret)", fix: "put them in the secrets file, AWS credentials file format" });
+  }
+  if (v.certbot_mode === "standalone" && v.web_enabled) {
+    out.push({
+      setting: "certbot_mode",
+      message: "certbot_mode standalone binds port 80 itself, but web_enabled runs lighttpd there: the challenge (and every renewal) would fail",
+      fix: "set certbot_mode: webroot (lighttpd serves certbot_webroot_path on port 80 for the CA), or dns",
+    });
   }
   if (v.certbot_mode === "files") {
     for (const k of ["certbot_files_fullchain", "certbot_files_privkey"] as const) {

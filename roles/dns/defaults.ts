@@ -41,16 +41,6 @@ export const dnsDefaults = defineDefaults("dns", {
     why: "Where aggregate DMARC reports go (rua=mailto:); empty = postmaster@<mail domain>, which exists on every mailstead host (RFC 2142).",
     schema: { type: "string", pattern: "^$|^[^@\\s]+@[^@\\s]+$", "x-expected": "a mail address, or empty" },
   },
-  dns_mta_sts_enabled: {
-    default: false,
-    why: "Print and check the MTA-STS record (RFC 8461); turn on once the policy is served at https://mta-sts.<domain>/.well-known/mta-sts.txt.",
-    schema: { type: "boolean" },
-  },
-  dns_mta_sts_mode: {
-    default: "enforce",
-    why: "MTA-STS policy mode; its hash is the record's id, so changing the mode changes the id (senders refetch the policy).",
-    schema: { type: "string", enum: ["testing", "enforce", "none"] },
-  },
   dns_tlsrpt_enabled: {
     default: false,
     why: "Print and check the TLS-RPT record (RFC 8460): senders report TLS failures to the rua address.",

@@ -38,10 +38,13 @@ const timings: Record<string, number> = {};
 
 const root = (cmd: string, nothrow = false, timeoutMs = 300_000) => sshRun(mx1, `sudo sh -c ${JSON.stringify(cmd)}`, { nothrow, timeoutMs });
 
-/** The lab inventory with only one host (mx1 unless said) and these vars (plus a secrets file when given). */
+/**
+ * The lab inventory with only one host (mx1 unless said) and these vars (plus a secrets file when given).
+ * The web side is off unless said: standalone and the webroot test's own web server need port 80.
+ */
 function inventory(vars: Record<string, unknown>, secrets?: Record<string, unknown>, host = "mx1"): string {
   const inv = YAML.parse(readFileSync(lab.inventory, "utf8"));
-  inv.hosts = { [host]: { ...inv.hosts[host], vars: { ...inv.hosts[host].vars, ...vars } } };
+  inv.hosts = { [host]: { ...inv.hosts[host], vars: { ...inv.hosts[host].vars, web_enabled: false, ...vars } } };
   inv.groups = {};
   const dir = mkdtempSync(join(tmpdir(), "mailstead-certbot-"));
   const file = join(dir, "certbot.yml");
@@ -50,6 +53,9 @@ function inventory(vars: Record<string, unknown>, secrets?: Record<string, unkno
   writeFileSync(join(dir, "certbot.secrets.yml"), YAML.stringify({ vars: labSecrets(), hosts: { [host]: secrets ?? {} } }), { mode: 0o600 });
   return file;
 }
+
+/** A lab host's own vars in the lab inventory (the web side's switch among them). */
+const labVars = (host: string): Record<string, unknown> => ({ web_enabled: false, ...YAML.parse(readFileSync(lab.inventory, "utf8")).hosts[host].vars });
 
 const pebble = () => ({ certbot_server: lab.acme.directory, certbot_ca_bundle: bundle });
 
@@ -118,9 +124,9 @@ afterAll(async () => {
   await root("systemctl stop mailstead-test-web 2>/dev/null; true", true).catch(() => {});
   // the Nginx Proxy Manager stand-in, its TSIG credentials and the simulated bad renewal
   await root("rm -rf /opt/npm-sim /root/npm-rfc2136.ini /root/bad-lineage /tmp/npm-work /tmp/npm-logs", true).catch(() => {});
-  const r = await site(["-i", inventory(labHasCertbot ? {} : { certbot_mode: "none" }), "--limit", "mx1"]);
-  // mx2: back to the lab inventory's mode (none) for the roles this file touched there
-  const r2 = await site(["-i", inventory({}, undefined, "mx2"), "--limit", "mx2", "--tags", "firewall,certbot"]);
+  const r = await site(["-i", inventory({ ...labVars("mx1"), ...(labHasCertbot ? {} : { certbot_mode: "none" }) }), "--limit", "mx1"]);
+  // mx2: back to the lab inventory's settings for the roles this file touched there
+  const r2 = await site(["-i", inventory(labVars("mx2"), undefined, "mx2"), "--limit", "mx2", "--tags", "firewall,web,certbot"]);
   expect(stepsWith(r2, "failed"), r2.stdout).toEqual([]);
   console.log(`certbot e2e timings (s): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Number(v.toFixed(1))])))}; restore ${r.seconds.toFixed(1)}`);
   expect(stepsWith(r, "failed"), r.stdout).toEqual([]);
@@ -298,10 +304,10 @@ describe("certbot against Pebble on mx1", () => {
     const mx2 = labHost(lab, "mx2");
     await sshRun(outsider, "cat > /tmp/pebble-root.pem", { input: readFileSync(lab.acme.rootCa, "utf8") });
     const inv = inventory({ certbot_mode: "standalone", ...pebble() }, undefined, "mx2");
-    const first = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,certbot"]);
+    const first = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,web,certbot"]);
     timings["mx2 standalone"] = first.seconds;
     expectClean(first);
-    const second = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,certbot"]);
+    const second = await site(["-i", inv, "--limit", "mx2", "--tags", "firewall,web,certbot"]);
     expectClean(second);
     expect(stepsWith(second, "changed")).toEqual([]);
     const script = PORTS.map(({ port, starttls }) =>

@@ -88,6 +88,18 @@ describe("dns.ts and verify.ts against the lab DNS", () => {
     for (const c of ["address", "ptr", "mx", "spf", "dkim", "dmarc", "dnsbl", "outbound-25"]) {
       expect(r.json.results.some((x) => x.check === c && x.status === "pass" && x.host === "mx1"), `${c} on mx1\n${r.raw}`).toBe(true);
     }
+    // The web side (both hosts): the _mta-sts id, the name, the policy fetched over verified HTTPS
+    // and every MX in it; the autoconfig file fetched as a client does.
+    for (const host of ["mx1", "mx2"]) {
+      const web = r.json.results.filter((x) => x.host === host && (x.check === "mta-sts" || x.check === "autoconfig"));
+      expect(web.map((x) => `${x.check} ${x.record} ${x.status}`), r.raw).toEqual([
+        `mta-sts _mta-sts.${host === "mx1" ? "example.test" : "example.net"} TXT pass`,
+        `mta-sts mta-sts.${host === "mx1" ? "example.test" : "example.net"} A pass`,
+        `mta-sts https://mta-sts.${host === "mx1" ? "example.test" : "example.net"}/.well-known/mta-sts.txt pass`,
+        `mta-sts ${host === "mx1" ? "example.test" : "example.net"} MX pass`,
+        `autoconfig https://autoconfig.${host === "mx1" ? "example.test" : "example.net"}/mail/config-v1.1.xml pass`,
+      ]);
+    }
   });
 
   it("a wrong DKIM key fails naming the DKIM record", async () => {

@@ -20,6 +20,8 @@ export interface HostDef {
   group: "mail" | "clients";
   /** certbot_mode for a certificate from the lab's Pebble (the inventory adds its URL and CA bundle); others keep the self-signed one. */
   certbot?: "standalone" | "webroot" | "dns";
+  /** The web side on (web_enabled): the lab DNS gets mta-sts.<domain> and autoconfig.<domain> pointing at it. */
+  web?: boolean;
   /** The mail hosts' backup target: the lab's backup key may log in for SFTP only, into /srv/restic. */
   backupTarget?: boolean;
 }
@@ -35,10 +37,12 @@ export const LAB_NET = {
 
 export const HOSTS: readonly HostDef[] = [
   // mail host for example.test: the server mailstead provisions.
-  // Its certificate comes from Pebble (HTTP-01 on port 80), so `npm run demo` serves a CA-issued one.
-  { name: "mx1", address: "198.51.100.10", os: "bookworm", domain: "example.test", group: "mail", certbot: "standalone" },
-  // "the rest of the internet": a second mail domain, on the other Debian release.
-  { name: "mx2", address: "198.51.100.20", os: "trixie", domain: "example.net", group: "mail" },
+  // Its certificate comes from Pebble (HTTP-01 on port 80, through the web role's lighttpd), so
+  // `npm run demo` serves a CA-issued one, for the web side's names too.
+  { name: "mx1", address: "198.51.100.10", os: "bookworm", domain: "example.test", group: "mail", certbot: "webroot", web: true },
+  // "the rest of the internet": a second mail domain, on the other Debian release; a Pebble
+  // certificate as well (an MTA-STS policy host needs a trusted one).
+  { name: "mx2", address: "198.51.100.20", os: "trixie", domain: "example.net", group: "mail", certbot: "webroot", web: true },
   // a client / attacker machine with no mail role.
   { name: "outsider", address: "198.51.100.30", os: "bookworm", domain: "example.net", group: "clients" },
   // shaped like an Oracle Cloud Ubuntu instance by the firewall tests (rules.v4 + netfilter-persistent);

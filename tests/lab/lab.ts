@@ -146,7 +146,7 @@ function writeInventory(hosts: HostDef[]): void {
         {
           address: h.address,
           ssh: { user: LOGIN_USER, port: 22, key: paths.sshKey, known_hosts: paths.knownHosts },
-          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...backups.vars(h) },
+          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...(h.web ? { web_enabled: true } : {}), ...backups.vars(h) },
         },
       ]),
     ),

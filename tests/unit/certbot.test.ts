@@ -71,12 +71,14 @@ describe("certbot settings", () => {
 });
 
 describe("the lab inventory's certificate settings", () => {
-  it("mx1 gets a Pebble certificate (standalone, Pebble's URL, its HTTPS CA + issuing root); the other hosts nothing", () => {
+  it("mx1 and mx2 get a Pebble certificate (webroot through the web role, Pebble's URL, its HTTPS CA + issuing root); the other hosts nothing", () => {
     const ca = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
     const root = "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----";
     const mx1 = HOSTS.find((h) => h.name === "mx1")!;
-    expect(labCertbotVars(mx1, "https://198.51.100.1:14000/dir", ca, root)).toEqual({ certbot_mode: "standalone", certbot_server: "https://198.51.100.1:14000/dir", certbot_ca_bundle: `${ca}${root}\n` });
-    for (const h of HOSTS.filter((x) => x.name !== "mx1")) expect(labCertbotVars(h, "https://198.51.100.1:14000/dir", ca, root)).toEqual({});
+    expect(labCertbotVars(mx1, "https://198.51.100.1:14000/dir", ca, root)).toEqual({ certbot_mode: "webroot", certbot_server: "https://198.51.100.1:14000/dir", certbot_ca_bundle: `${ca}${root}\n` });
+    const mx2 = HOSTS.find((h) => h.name === "mx2")!;
+    expect(labCertbotVars(mx2, "https://198.51.100.1:14000/dir", ca, root)).toMatchObject({ certbot_mode: "webroot" });
+    for (const h of HOSTS.filter((x) => x.group !== "mail")) expect(labCertbotVars(h, "https://198.51.100.1:14000/dir", ca, root)).toEqual({});
     expect(schemaProblems("certbot_ca_bundle", `${ca}${root}\n`)).toEqual([]);
   });
 });

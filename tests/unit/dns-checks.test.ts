@@ -2,8 +2,10 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { defaultValues } from "../../lib/defaults.js";
+import { autoconfigCheck, mxMatches, policyMx, type HttpsAnswer, type HttpsFetch } from "../../dns/checks.js";
 import { addressCheck, checkModules, dkimCheck, dmarcCheck, dnsblCheck, dnsblName, mtaStsCheck, mxCheck, outboundCheck, ptrCheck, runChecks, spfCheck, type CheckContext } from "../../dns/checks.js";
-import { mtaStsId, mtaStsPolicy, type DnsHostInput } from "../../dns/records.js";
+import { webVars, type DnsHostInput } from "../../dns/records.js";
+import { mtaStsId, mtaStsPolicy } from "../../roles/web/sites.js";
 import { fixtureResolver, type DnsLookup } from "../../dns/resolver.js";
 import { checkSpf } from "../../dns/spf.js";
 import { dnsDefaults } from "../../roles/dns/defaults.js";
@@ -50,7 +52,7 @@ describe("a correct zone passes every check", () => {
     expect(new Set(r.map((x) => x.check))).toEqual(new Set(["address", "ptr", "mx", "spf", "dkim", "dmarc", "dnsbl", "outbound-25"]));
   });
   it("checkModules is a list more modules can join", () => {
-    expect(checkModules.map((m) => m.name)).toEqual(["address", "ptr", "mx", "spf", "dkim", "dmarc", "mta-sts", "dnsbl", "outbound-25"]);
+    expect(checkModules.map((m) => m.name)).toEqual(["address", "ptr", "mx", "spf", "dkim", "dmarc", "mta-sts", "autoconfig", "dnsbl", "outbound-25"]);
   });
 });
 
@@ -128,14 +130,52 @@ describe("each mistake fails naming its record, with a fix", () => {
     z["_dmarc.example.org TXT"] = ["v=DMARC1; p=reject", "v=DMARC1; p=none"];
     expect(await statuses(dmarcCheck, ctx(z))).toEqual(["fail"]);
   });
-  it("MTA-STS and TLS-RPT only when enabled", async () => {
-    const on = { dns_mta_sts_enabled: true, dns_tlsrpt_enabled: true };
+  it("MTA-STS (with the web side) and TLS-RPT only when enabled", async () => {
+    const on = { web_enabled: true, dns_tlsrpt_enabled: true };
     expect(await mtaStsCheck.run(ctx(good()))).toEqual([]);
-    expect(await statuses(mtaStsCheck, ctx(good(), on))).toEqual(["fail", "fail"]);
-    const z = { ...good(), "_mta-sts.example.org TXT": [`v=STSv1; id=${mtaStsId(mtaStsPolicy("enforce", "mx1.example.org"))}`], "_smtp._tls.example.org TXT": ["v=TLSRPTv1; rua=mailto:postmaster@example.org"] };
-    expect(await statuses(mtaStsCheck, ctx(z, on))).toEqual(["pass", "pass"]);
+    // no _mta-sts TXT, no mta-sts name, no TLS-RPT
+    expect(await statuses(mtaStsCheck, ctx(good(), on))).toEqual(["fail", "fail", "fail"]);
+    const policy = mtaStsPolicy(webVars(on), { fqdn: "mx1.example.org", domain: "example.org" });
+    const z = { ...good(), "_mta-sts.example.org TXT": [`v=STSv1; id=${mtaStsId(policy)}`], "mta-sts.example.org A": [IP], "_smtp._tls.example.org TXT": ["v=TLSRPTv1; rua=mailto:postmaster@example.org"] };
+    expect(await statuses(mtaStsCheck, ctx(z, on))).toEqual(["pass", "pass", "pass"]);
     z["_mta-sts.example.org TXT"] = ["v=STSv1; id=old"];
-    expect(await statuses(mtaStsCheck, ctx(z, on))).toEqual(["warn", "pass"]);
+    expect(await statuses(mtaStsCheck, ctx(z, on))).toEqual(["warn", "pass", "pass"]);
+  });
+  it("the policy is fetched as a sender fetches it: verified HTTPS, 200, text/plain, the inventory's policy, every MX listed", async () => {
+    const on = { web_enabled: true };
+    const site = { fqdn: "mx1.example.org", domain: "example.org" };
+    const policy = mtaStsPolicy(webVars(on), site);
+    const z: Record<string, string[]> = { ...good(), "_mta-sts.example.org TXT": [`v=STSv1; id=${mtaStsId(policy)}`], "mta-sts.example.org A": [IP] };
+    const asked: string[] = [];
+    const serve = (a: Partial<HttpsAnswer> | Error) => async (name: string, path: string): Promise<HttpsAnswer> => {
+      asked.push(`${name}${path}`);
+      if (a instanceof Error) throw a;
+      return { status: 200, headers: { "content-type": "text/plain; charset=utf-8" }, body: policy, ...a };
+    };
+    const run = (f: HttpsFetch, zone = z) => mtaStsCheck.run({ ...ctx(zone, on), fetch: f });
+    expect((await run(serve({}))).map((r) => r.status)).toEqual(["pass", "pass", "pass", "pass"]);
+    expect(asked).toEqual(["mta-sts.example.org/.well-known/mta-sts.txt"]);
+    const failing = async (a: Partial<HttpsAnswer> | Error, zone = z) => (await run(serve(a), zone)).filter((r) => r.status === "fail").map((r) => r.detail);
+    expect(await failing(new Error("unable to verify the first certificate"))).toEqual(["cannot fetch the policy: unable to verify the first certificate"]);
+    expect(await failing({ status: 404 })).toEqual(["HTTP 404"]);
+    expect(await failing({ headers: { "content-type": "text/html" } })).toEqual([expect.stringMatching(/not text\/plain/)]);
+    expect(await failing({ body: policy.replace("testing", "enforce") })).toEqual([expect.stringMatching(/not the inventory's/)]);
+    // An MX the policy does not list: enforcing senders would refuse it.
+    expect(await failing({}, { ...z, "example.org MX": ["10 mx1.example.org.", "20 backup.example.net."] })).toEqual([expect.stringMatching(/backup\.example\.net not in the policy/)]);
+    expect(mxMatches("*.example.org", "mx1.example.org")).toBe(true);
+    expect(mxMatches("*.example.org", "a.mx1.example.org")).toBe(false);
+    expect(mxMatches("mx1.example.org", "MX1.example.org.")).toBe(true);
+    expect(policyMx("version: STSv1\r\nmx: a.example\r\nmx: *.b.example\r\n")).toEqual(["a.example", "*.b.example"]);
+  });
+  it("autoconfig: the name resolves and the file names this host's ports", async () => {
+    const on = { web_enabled: true };
+    expect(await autoconfigCheck.run(ctx(good()))).toEqual([]);
+    expect(await statuses(autoconfigCheck, ctx(good(), on))).toEqual(["fail"]);
+    const z = { ...good(), "autoconfig.example.org A": [IP] };
+    const xml = "<clientConfig><hostname>mx1.example.org</hostname><port>993</port></clientConfig>";
+    const f = (body: string): HttpsFetch => async () => ({ status: 200, headers: {}, body });
+    expect(await statuses(autoconfigCheck, { ...ctx(z, on), fetch: f(xml) })).toEqual(["pass"]);
+    expect(await statuses(autoconfigCheck, { ...ctx(z, on), fetch: f(xml.replace("mx1", "mx9")) })).toEqual(["fail"]);
   });
   it("an address listed on a DNSBL fails; a refused query only warns", async () => {
     expect(dnsblName(IP, "zen.spamhaus.org")).toBe("7.113.0.203.zen.spamhaus.org");

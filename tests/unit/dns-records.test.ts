@@ -3,7 +3,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { defaultValues } from "../../lib/defaults.js";
 import { dkimPValue, hostAddresses, hostFacts, isPublicAddress, publicKeyDer } from "../../dns/hostfacts.js";
-import { computeRecords, expandIPv6, formatTable, formatZone, mtaStsId, mtaStsPolicy, parseZone, rdata, reverseName, spfRecord, txtChunks, txtStrings, type DnsHostInput } from "../../dns/records.js";
+import { mtaStsId, mtaStsPolicy, type SiteVars } from "../../roles/web/sites.js";
+import { computeRecords, expandIPv6, formatTable, formatZone, webVars, parseZone, rdata, reverseName, spfRecord, txtChunks, txtStrings, type DnsHostInput } from "../../dns/records.js";
 import { dnsDefaults } from "../../roles/dns/defaults.js";
 import type { DnsVars } from "../../roles/dns/index.js";
 
@@ -82,12 +83,26 @@ describe("the other records", () => {
     expect(ptr.note).toMatch(/Oracle Cloud.*support request.*after the A record exists/);
     expect(find(host({ dns_dmarc_policy: "reject", dns_dmarc_rua: "dmarc@example.net" }), "_dmarc.example.org", "TXT")[0]!.value).toBe("v=DMARC1; p=reject; rua=mailto:dmarc@example.net");
   });
-  it("MTA-STS and TLS-RPT only when enabled; the id is the policy's hash", () => {
+  it("MTA-STS with the web side only; the id is the served policy's hash and changes exactly when it does", () => {
     expect(find(host(), "_mta-sts.example.org", "TXT")).toEqual([]);
-    const h = host({ dns_mta_sts_enabled: true, dns_tlsrpt_enabled: true });
-    expect(find(h, "_mta-sts.example.org", "TXT")[0]!.value).toBe(`v=STSv1; id=${mtaStsId(mtaStsPolicy("enforce", "mx1.example.org"))}`);
-    expect(mtaStsId(mtaStsPolicy("testing", "mx1.example.org"))).not.toBe(mtaStsId(mtaStsPolicy("enforce", "mx1.example.org")));
+    expect(find(host(), "mta-sts.example.org", "CNAME")).toEqual([]);
+    const h = host({ web_enabled: true, dns_tlsrpt_enabled: true });
+    const site = { fqdn: "mx1.example.org", domain: "example.org" };
+    const policy = mtaStsPolicy(webVars({ web_enabled: true }), site);
+    expect(policy).toBe("version: STSv1\r\nmode: testing\r\nmx: mx1.example.org\r\nmax_age: 604800\r\n");
+    expect(find(h, "_mta-sts.example.org", "TXT")[0]!.value).toBe(`v=STSv1; id=${mtaStsId(policy)}`);
+    expect(mtaStsId(policy)).toMatch(/^[0-9a-f]{20}$/);
+    // Each setting of the policy changes the id; a setting outside it does not.
+    const id = (over: Partial<SiteVars>) => find(host({ web_enabled: true, ...over }), "_mta-sts.example.org", "TXT")[0]!.value;
+    const ids = [id({}), id({ web_mta_sts_mode: "enforce" }), id({ web_mta_sts_max_age: 86400 }), id({ web_mta_sts_extra_mx: ["mx2.example.org"] })];
+    expect(new Set(ids).size).toBe(4);
+    expect(id({ web_hsts_max_age: 0 } as Partial<SiteVars>)).toBe(ids[0]);
+    expect(id({ web_autoconfig_enabled: false })).toBe(ids[0]);
+    expect(find(h, "mta-sts.example.org", "CNAME")[0]!.value).toBe("mx1.example.org.");
+    expect(find(h, "autoconfig.example.org", "CNAME")[0]!.value).toBe("mx1.example.org.");
+    expect(find(host({ web_enabled: true, web_autoconfig_enabled: false }), "autoconfig.example.org", "CNAME")).toEqual([]);
     expect(find(h, "_smtp._tls.example.org", "TXT")[0]!.value).toBe("v=TLSRPTv1; rua=mailto:postmaster@example.org");
+    expect(formatZone(computeRecords(h))).toContain("mta-sts.example.org.\t3600\tIN\tCNAME\tmx1.example.org.");
   });
   it("autoconfiguration SRV records (RFC 6186/8314), off on request", () => {
     expect(find(host(), "_submissions._tcp.example.org", "SRV")[0]!.value).toBe("0 1 465 mx1.example.org.");

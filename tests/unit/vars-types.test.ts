@@ -4,6 +4,7 @@
  * that no longer gives its type (a shared fragment without `as const` widens to unknown)
  * or a derived type that drifts fails the type check.
  */
+import { webDefaults } from "../../roles/web/defaults.js";
 import { describe, expectTypeOf, it } from "vitest";
 import type { Settings, VarsOf } from "../../lib/defaults.js";
 import type { FromSchema } from "../../lib/jsonschema.js";
@@ -53,8 +54,9 @@ describe("vars types derived from the schemas", () => {
     expectTypeOf<NoneUntyped<typeof relayDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof tlsDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof backupDefaults>>().toBeNever();
+    expectTypeOf<NoneUntyped<typeof webDefaults>>().toBeNever();
     // Every role of the site has its defaults listed above (a new role adds its line).
-    expect(siteRoles.map((r) => r.name).sort()).toEqual(["backup", "base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "tls"]);
+    expect(siteRoles.map((r) => r.name).sort()).toEqual(["backup", "base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "tls", "web"]);
   });
 
   it("enums, nullables, lists, maps and objects keep their shapes", () => {

@@ -1,0 +1,124 @@
+/**
+ * The web role's pure parts: the sites and names, the MTA-STS policy (RFC 8461 §3.2), the
+ * autoconfig file checked with an XML parser against Thunderbird's config-v1.1 rules, the
+ * lighttpd configuration it renders, and the settings certbot refuses next to it.
+ */
+import { XMLParser } from "fast-xml-parser";
+import { describe, expect, it } from "vitest";
+import { render } from "../../lib/template.js";
+import { certNames, settingsProblems, type CertbotVars } from "../../roles/certbot/index.js";
+import { web, type WebVars } from "../../roles/web/index.js";
+import { mtaStsMx, mtaStsPolicy, mtaStsRecord, webNames, webSites } from "../../roles/web/sites.js";
+import { siteVars } from "./role-fixture.js";
+
+const HOST = { fqdn: "mx1.example.org", domain: "example.org" };
+const vars = (over: Record<string, unknown> = {}) => siteVars({ base_hostname: "mx1", base_domain: "example.org", web_enabled: true, ...over }) as unknown as WebVars & CertbotVars;
+
+describe("the web side's names", () => {
+  it("mta-sts. and autoconfig. of the mail domain, only when on", () => {
+    expect(webNames(vars(), HOST)).toEqual(["mta-sts.example.org", "autoconfig.example.org"]);
+    expect(webNames(vars({ web_autoconfig_enabled: false }), HOST)).toEqual(["mta-sts.example.org"]);
+    expect(webSites(vars({ web_enabled: false }), HOST)).toEqual([]);
+    expect(mtaStsRecord(vars({ web_enabled: false }), HOST)).toBeUndefined();
+  });
+  it("the certificate carries them (certbot), after the host name and before the extra names", () => {
+    expect(certNames(vars({ certbot_extra_names: ["mail.example.org"] }))).toEqual(["mx1.example.org", "mta-sts.example.org", "autoconfig.example.org", "mail.example.org"]);
+    expect(certNames(vars({ web_enabled: false }))).toEqual(["mx1.example.org"]);
+    // mailbox_domain is the mail domain: the web names follow it, the host name does not
+    expect(certNames(vars({ mailbox_domain: "example.net" }))).toEqual(["mx1.example.org", "mta-sts.example.net", "autoconfig.example.net"]);
+  });
+  it("certbot standalone next to the web side is refused when the inventory loads, with the fix", () => {
+    const p = settingsProblems(vars({ certbot_mode: "standalone" }));
+    expect(p).toEqual([expect.objectContaining({ setting: "certbot_mode", fix: expect.stringMatching(/certbot_mode: webroot/) })]);
+    expect(settingsProblems(vars({ certbot_mode: "webroot" }))).toEqual([]);
+    expect(settingsProblems(vars({ certbot_mode: "standalone", web_enabled: false }))).toEqual([]);
+  });
+  it("opens 80 and 443 only when on", () => {
+    expect(web.ports!(vars()).map((p) => p.port)).toEqual([80, 443]);
+    expect(web.ports!(vars({ web_enabled: false }))).toEqual([]);
+  });
+});
+
+describe("MTA-STS policy (RFC 8461 §3.2)", () => {
+  it("version first, the mode, one mx line per host, max_age; CRLF line ends", () => {
+    const p = mtaStsPolicy(vars({ web_mta_sts_mode: "enforce", web_mta_sts_extra_mx: ["MX2.example.org", "mx1.example.org"] }), HOST);
+    expect(p).toBe("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmx: mx2.example.org\r\nmax_age: 604800\r\n");
+    // each line is sts-key ":" *WSP sts-value (§3.2 ABNF)
+    for (const l of p.split("\r\n").filter(Boolean)) expect(l).toMatch(/^[a-z_]+: [\x21-\x7e]+$/);
+    expect(mtaStsMx(vars(), HOST)).toEqual(["mx1.example.org"]);
+  });
+  it("mode none withdraws the policy with a short max_age (§8.3)", () => {
+    expect(mtaStsPolicy(vars({ web_mta_sts_mode: "none" }), HOST)).toMatch(/^version: STSv1\r\nmode: none\r\nmx: mx1\.example\.org\r\nmax_age: 86400\r\n$/);
+  });
+});
+
+/** Thunderbird's config-v1.1 rules (wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat) the file must keep. */
+function thunderbirdProblems(xml: string): string[] {
+  const out: string[] = [];
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (n) => ["incomingServer", "outgoingServer", "domain"].includes(n) }).parse(xml);
+  const cc = doc.clientConfig;
+  if (!cc) return ["no <clientConfig> root"];
+  if (cc["@version"] !== "1.1") out.push(`clientConfig version ${cc["@version"]}, not 1.1`);
+  const p = cc.emailProvider;
+  if (!p?.["@id"]) out.push("emailProvider has no id");
+  if (!p?.domain?.length) out.push("emailProvider names no domain");
+  const sockets = ["plain", "SSL", "STARTTLS"];
+  const auths = ["password-cleartext", "password-encrypted", "NTLM", "GSSAPI", "client-IP-address", "TLS-client-cert", "OAuth2", "none"];
+  const groups: [string, Record<string, any>[], string[]][] = [["incomingServer", p?.incomingServer ?? [], ["imap", "pop3"]], ["outgoingServer", p?.outgoingServer ?? [], ["smtp"]]];
+  for (const [kind, list, types] of groups) {
+    if (!list.length) out.push(`no ${kind}`);
+    for (const s of list) {
+      if (!types.includes(s["@type"])) out.push(`${kind} type ${s["@type"]}`);
+      if (!/^[a-z0-9.-]+$/.test(String(s.hostname))) out.push(`${kind} hostname ${s.hostname}`);
+      if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) out.push(`${kind} port ${s.port}`);
+      if (!sockets.includes(s.socketType)) out.push(`${kind} socketType ${s.socketType}`);
+      if (s.socketType === "plain") out.push(`${kind} on ${s.port} without TLS`);
+      if (!auths.includes(s.authentication)) out.push(`${kind} authentication ${s.authentication}`);
+      if (!/^%EMAIL(ADDRESS|LOCALPART)%$/.test(String(s.username))) out.push(`${kind} username ${s.username}`);
+    }
+  }
+  return out;
+}
+
+describe("autoconfig (Thunderbird config-v1.1)", () => {
+  const xml = render("web", "config-v1.1.xml", { domain: "example.org", fqdn: "mx1.example.org" });
+  it("follows Thunderbird's format rules: IMAPS 993, submission 465 then 587, TLS everywhere, the full address as login", () => {
+    expect(thunderbirdProblems(xml)).toEqual([]);
+    const p = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (n) => n.endsWith("Server") }).parse(xml).clientConfig.emailProvider;
+    expect(p["@id"]).toBe("example.org");
+    expect(p.incomingServer.map((s: { port: number; socketType: string }) => `${s.port}/${s.socketType}`)).toEqual(["993/SSL"]);
+    expect(p.outgoingServer.map((s: { port: number; socketType: string }) => `${s.port}/${s.socketType}`)).toEqual(["465/SSL", "587/STARTTLS"]);
+  });
+  it("the rule checker catches a broken file (it can fail)", () => {
+    expect(thunderbirdProblems(xml.replace("<socketType>SSL</socketType>", "<socketType>plain</socketType>"))).toEqual(["incomingServer on 993 without TLS"]);
+    expect(thunderbirdProblems(xml.replace('version="1.1"', 'version="1.0"'))).toEqual(["clientConfig version 1.0, not 1.1"]);
+    expect(thunderbirdProblems("<foo/>")).toEqual(["no <clientConfig> root"]);
+  });
+});
+
+describe("lighttpd.conf", () => {
+  const conf = render("web", "lighttpd.conf", {
+    ...vars(),
+    fullchain: "/etc/mailstead/tls/fullchain.pem",
+    privkey: "/etc/mailstead/tls/privkey.pem",
+    acme_webroot: "/var/lib/mailstead/acme-webroot",
+    cipher_string: "A:B",
+    curve_string: "X25519:prime256v1",
+    names_re: "mx1\\.example\\.org|mta-sts\\.example\\.org",
+    sites: [{ name: "mta-sts.example.org", name_re: "mta-sts\\.example\\.org", dir: "mta-sts", purpose: "p" }],
+  });
+  it("static files only: no CGI, FastCGI, PHP or directory listings", () => {
+    const mods = /server\.modules = \(([^)]*)\)/.exec(conf)![1]!;
+    expect(mods.match(/"mod_\w+"/g)).toEqual(['"mod_access"', '"mod_alias"', '"mod_redirect"', '"mod_setenv"', '"mod_openssl"']);
+    expect(conf).not.toMatch(/fastcgi|mod_cgi|dir-listing\.activate\s*=\s*"enable"/);
+  });
+  it("HTTP: the ACME webroot, and 308 to HTTPS only for our names; HTTPS: headers and one document root per site", () => {
+    expect(conf).toContain('alias.url = ( "/.well-known/acme-challenge/" => "/var/lib/mailstead/acme-webroot/.well-known/acme-challenge/" )');
+    expect(conf).toContain('$HTTP["host"] =~ "^(mx1\\.example\\.org|mta-sts\\.example\\.org)(:80)?$"');
+    expect(conf).toContain("url.redirect-code = 308");
+    expect(conf).toContain('"Strict-Transport-Security" => "max-age=63072000"');
+    expect(conf).toContain('"Content-Security-Policy" => "default-src \'none\'; frame-ancestors \'none\'"');
+    expect(conf).toMatch(/\$HTTP\["host"\] =~ "\^mta-sts\\\.example\\\.org\(:443\)\?\$" \{\n\s+server\.document-root = "\/var\/www\/mailstead\/mta-sts"/);
+    expect(conf).toContain('"MinProtocol" => "TLSv1.2"');
+  });
+});
