@@ -128,6 +128,9 @@ export function computeRecords(h: DnsHostInput): DnsRecord[] {
   // The web side's names point at the host by CNAME: they follow its A/AAAA records.
   const web = webVars(v);
   for (const site of webSites(web, h)) zone(site.name, "CNAME", `${h.fqdn}.`, `${site.purpose}, served by this host (web role)`);
+  if (webSites(web, h).some((s) => s.name.startsWith("autodiscover."))) {
+    zone(`_autodiscover._tcp.${h.domain}`, "SRV", `0 0 443 ${h.fqdn}.`, "Outlook's autodiscover over HTTPS on this host (it tries this SRV record when the names fail)");
+  }
   const sts = mtaStsRecord(web, h);
   if (sts) {
     zone(`_mta-sts.${h.domain}`, "TXT", sts, `MTA-STS (RFC 8461): senders must use TLS to ${h.fqdn} (mode ${v.web_mta_sts_mode})`, `the id is the hash of the policy served at https://mta-sts.${h.domain}/.well-known/mta-sts.txt: it changes exactly when the policy does`);

@@ -42,11 +42,13 @@ Done. Poke at it:
 
   # The demo mailboxes' passwords live in tests/lab/.state/lab.json (mail.users); this reads one:
   pw() { node -p "require('./tests/lab/.state/lab.json').mail.users.find(u => u.host === '$1').password"; }
-  # TLS per port: mx1's certificate is from the lab's ACME CA (Pebble); mx2's is self-signed
-  # (openssl reports a verify error for mx2, that is expected):
+  # TLS per port: both certificates are from the lab's ACME CA (Pebble), trusted with its root:
   openssl s_client -connect 198.51.100.10:587 -starttls smtp -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
   openssl s_client -connect 198.51.100.10:465 -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
-  openssl s_client -connect 198.51.100.20:993 -brief </dev/null
+  openssl s_client -connect 198.51.100.20:993 -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
+  # The web side (docs/web.md): the MTA-STS policy and Thunderbird's autoconfig, over HTTPS:
+  curl --cacert tests/lab/.state/acme/pebble-root.pem --resolve mta-sts.example.test:443:198.51.100.10 https://mta-sts.example.test/.well-known/mta-sts.txt
+  curl --cacert tests/lab/.state/acme/pebble-root.pem --resolve autoconfig.example.net:443:198.51.100.20 https://autoconfig.example.net/mail/config-v1.1.xml
   npm run lab -- ssh mx1 sudo journalctl -t mailstead-cert   # what the certificate deploy hook did
   # Submit with swaks on 587 (STARTTLS + AUTH), from outsider (apt-get install swaks there if missing):
   npm run lab -- ssh outsider swaks --server 198.51.100.10 --port 587 --tls \

@@ -115,7 +115,9 @@ export function evaluateCertChecks(output: string, o: CertCheckOptions): CertChe
   items.push(
     host === "1"
       ? { name: `certificate names ${o.hostname}`, level: "pass", detail: o.hostname }
-      : { name: `certificate names ${o.hostname}`, level: "fail", detail: `${o.certPath} does not name ${o.hostname}`, fix: "the certificate must be issued for the mail host name (base_hostname.base_domain); converge the certbot role again" },
+      : selfSigned
+        ? { name: `certificate names ${o.hostname}`, level: "warn", detail: `the self-signed stand-in names only the host, not ${o.hostname}`, fix: "get a real certificate (certbot role): it names every name the host serves" }
+        : { name: `certificate names ${o.hostname}`, level: "fail", detail: `${o.certPath} does not name ${o.hostname}`, fix: "the certificate must be issued for every name the host serves (the host name, and the web names with web_enabled); converge the certbot role again" },
   );
   const daysRaw = get("disk days");
   const days = daysRaw === "" ? Number.NaN : Number(daysRaw);

@@ -100,9 +100,15 @@ export const certbotDefaults = defineDefaults("certbot", {
   },
   certbot_reload_services: {
     format: formats.serviceName(),
-    default: ["postfix", "dovecot", "lighttpd"],
-    why: "Services reloaded after a new certificate is in place (only those running: lighttpd is the web role's); add any other server that reads the tls role's paths. The most reported failure of comparable tools is a renewal nobody reloaded.",
+    default: ["postfix", "dovecot"],
+    why: "Services reloaded after a new certificate is in place (only those running); add any other server that reads the tls role's paths. The most reported failure of comparable tools is a renewal nobody reloaded.",
     schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[a-zA-Z0-9@._-]+$", "x-expected": "a systemd unit name such as nginx" } },
+  },
+  certbot_restart_services: {
+    format: formats.serviceName(),
+    default: ["lighttpd"],
+    why: "Services restarted instead (only those running): lighttpd (the web role's) reads the key as root at start and runs as www-data, so a reload (SIGUSR1) cannot read the key again and it exits; a restart of a static site costs a few milliseconds.",
+    schema: { type: "array", uniqueItems: true, items: { type: "string", pattern: "^[a-zA-Z0-9@._-]+$", "x-expected": "a systemd unit name such as lighttpd" } },
   },
   certbot_keep_versions: {
     default: 3,

@@ -62,6 +62,12 @@ export function servedChecks(v: CertbotVars): CertCheckOptions {
   };
 }
 
+/** With the web side on: the certificate lighttpd serves on 443, for the policy's name (an MTA-STS fetcher verifies it, RFC 8461 §3.3). */
+export function webServedChecks(v: CertbotVars): CertCheckOptions | undefined {
+  if (!v.web_enabled) return undefined;
+  return { ...servedChecks(v), hostname: `mta-sts.${derived(v).mailDomain}`, ports: [{ port: 443, service: "lighttpd" }] };
+}
+
 export const isCertbotMode = (m: CertbotMode) => m === "standalone" || m === "webroot" || m === "dns";
 export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
 /** The names on the certificate: the host, the web side's names when it is on, then the extra ones. */
@@ -150,6 +156,7 @@ function templateVars(v: CertbotVars) {
     tls_dir: v.tls_dir,
     tls_dir_q: quote(v.tls_dir),
     services_q: quote(v.certbot_reload_services.join(" ")),
+    restart_q: quote(v.certbot_restart_services.join(" ")),
     keep: v.certbot_keep_versions,
     names_q: quote(certNames(v).join(" ")),
     server_q: quote(v.certbot_server),
@@ -165,12 +172,16 @@ function templateVars(v: CertbotVars) {
     args: certonlyArgs(v).map(quote).join(" "),
     // files mode: the files and the directories holding them (see the path unit's comment)
     watch: [...new Set([v.certbot_files_fullchain, v.certbot_files_privkey, posix.dirname(v.certbot_files_fullchain), posix.dirname(v.certbot_files_privkey)])].filter((x) => x && x !== "."),
-    http_who: v.certbot_mode === "webroot" ? `the web server that serves ${v.certbot_webroot_path} as /.well-known/acme-challenge/` : "certbot's own server on this host (the firewall opens it in standalone mode)",
+    // Shell data, not text: the path goes into the script as one quoted word ($WEBROOT).
+    webroot_q: quote(v.certbot_webroot_path),
+    http_who: v.certbot_mode === "webroot" ? "the web server that serves $WEBROOT as /.well-known/acme-challenge/" : "certbot's own server on this host (the firewall opens it in standalone mode)",
   };
 }
 
-const reloadAll = (services: string[]) =>
-  services.map((s) => `if systemctl is-active -q ${quote(s)}; then systemctl reload ${quote(s)}; fi`).join("; ");
+const reloadAll = (reload: string[], restart: string[]) =>
+  [...reload.map((s) => [s, "reload"] as const), ...restart.map((s) => [s, "restart"] as const)]
+    .map(([s, how]) => `if systemctl is-active -q ${quote(s)}; then systemctl ${how} ${quote(s)}; fi`)
+    .join("; ");
 
 const TIMER = ref(systemdUnit, "certbot.timer");
 
@@ -298,14 +309,20 @@ export const certbot = defineRole<CertbotVars>({
   handlers: (ctx) => [
     { name: "daemon-reload", action: systemd.daemonReload() },
     { name: "restart the file watch", action: command({ run: `systemctl restart ${FILES_PATH_UNIT}` }) },
-    { name: "reload the mail services", action: command({ run: reloadAll(ctx.vars.certbot_reload_services) }) },
+    { name: "reload the mail services", action: command({ run: reloadAll(ctx.vars.certbot_reload_services, ctx.vars.certbot_restart_services) }) },
   ],
   // none: the role is off (the tls role checks its self-signed pair).
-  verifyFacts: (v) => (v.certbot_mode === "none" ? [] : [certCheckRef(servedChecks(v)), ...(isCertbotMode(v.certbot_mode) ? [TIMER] : [])]),
+  verifyFacts: (v) => {
+    if (v.certbot_mode === "none") return [];
+    const web = webServedChecks(v);
+    return [certCheckRef(servedChecks(v)), ...(web ? [certCheckRef(web)] : []), ...(isCertbotMode(v.certbot_mode) ? [TIMER] : [])];
+  },
   verify(ctx) {
     const v = ctx.vars;
     if (v.certbot_mode === "none") return [];
     const checks = toVerifyChecks(ctx.fact(certCheckRef(servedChecks(v))));
+    const web = webServedChecks(v);
+    if (web) checks.push(...toVerifyChecks(ctx.fact(certCheckRef(web))).filter((c) => !/days left/.test(c.name)).map((c) => ({ ...c, name: `${c.name} (${web.hostname})` })));
     if (isCertbotMode(v.certbot_mode)) {
       const t = ctx.fact(TIMER);
       checks.push({ name: "certbot.timer renews the certificate", ok: t.unitFile === "enabled" && t.active === "active", detail: `certbot.timer: ${t.unitFile || "not installed"}, ${t.active}` });

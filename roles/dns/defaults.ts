@@ -42,8 +42,8 @@ export const dnsDefaults = defineDefaults("dns", {
     schema: { type: "string", pattern: "^$|^[^@\\s]+@[^@\\s]+$", "x-expected": "a mail address, or empty" },
   },
   dns_tlsrpt_enabled: {
-    default: false,
-    why: "Print and check the TLS-RPT record (RFC 8460): senders report TLS failures to the rua address.",
+    default: true,
+    why: "Print and check the TLS-RPT record (RFC 8460): senders report TLS failures (MTA-STS, DANE, STARTTLS) to the rua address (dns_dmarc_rua, postmaster@ by default); MTA-STS testing mode is only useful with it.",
     schema: { type: "boolean" },
   },
   dns_srv_records: {

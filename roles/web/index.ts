@@ -10,7 +10,8 @@
  * HTTPS uses the tls role's stable paths (the certificate the mail services
  * serve, which then carries the web names: the certbot role adds them), so
  * certbot's deploy hook reloads lighttpd with the others. Runs before certbot:
- * its webroot must be served before the first issuance asks the CA in.
+ * its webroot must be served before the first issuance asks the CA in; so the
+ * certificate served on 443 is checked by certbot's verify, after issuance.
  */
 import { posix } from "node:path";
 import { httpRequest, type HttpRequest } from "../../lib/facts/http.js";
@@ -19,22 +20,24 @@ import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole, type VerifyCheck } from "../../lib/role.js";
 import { derived } from "../derived.js";
-import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "../certbot/checks.js";
 import { certbotDefaults } from "../certbot/defaults.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
-import { AUTOCONFIG_PATH, MTA_STS_PATH, mtaStsPolicy, webSites } from "./sites.js";
+import type { MailboxVars } from "../mailbox/model.js";
+import { APPLE_DIR, appleProfiles, AUTOCONFIG_PATH, AUTODISCOVER_PATH, MTA_STS_PATH, mtaStsPolicy, webSites } from "./sites.js";
+import { quote } from "../../lib/shell.js";
 import { webDefaults } from "./defaults.js";
 import type { VarsOf } from "../../lib/defaults.js";
 
 export type WebVars = VarsOf<typeof webDefaults> &
+  Pick<MailboxVars, "mailbox_users" | "mailbox_aliases" | "mailbox_catchall" | "mailbox_domain"> &
   Pick<TlsVars, "base_hostname" | "base_domain" | "tls_dir" | "tls_ciphers_tls12" | "tls_curves"> &
-  Pick<VarsOf<typeof certbotDefaults>, "certbot_webroot_path" | "certbot_ca_bundle"> & { mailbox_domain?: string };
+  Pick<VarsOf<typeof certbotDefaults>, "certbot_webroot_path" | "certbot_ca_bundle">;
 
 export const LIGHTTPD_CONF = "/etc/lighttpd/lighttpd.conf";
-/** certbot's CA bundle (a private CA such as Pebble), when the inventory gives one. */
-const CA_BUNDLE = "/etc/mailstead/certbot/ca-bundle.pem";
 
 const unit = ref(systemdUnit, "lighttpd");
+
+export const LISTENING_DROPIN = "/etc/systemd/system/lighttpd.service.d/60-mailstead-listening.conf";
 const sockets = ref(listeningSockets, undefined);
 
 /** A dotted name as a lighttpd (PCRE) regular expression matching it exactly. */
@@ -47,18 +50,6 @@ export function webProbes(v: WebVars): { policy?: HttpRequest; autoconfig?: Http
     ...(v.web_enabled ? { policy: { host: `mta-sts.${d.mailDomain}`, path: MTA_STS_PATH, port: 443, tls: true } } : {}),
     ...(v.web_autoconfig_enabled ? { autoconfig: { host: `autoconfig.${d.mailDomain}`, path: `${AUTOCONFIG_PATH}?emailaddress=postmaster%40${d.mailDomain}`, port: 443, tls: true } } : {}),
     redirect: { host: `mta-sts.${d.mailDomain}`, path: MTA_STS_PATH, port: 80, tls: false },
-  };
-}
-
-/** The certificate served on 443 for the policy's name (an MTA-STS fetcher verifies it, RFC 8461 §3.3). */
-export function webCertChecks(v: WebVars): CertCheckOptions {
-  const p = tlsPaths(v.tls_dir);
-  return {
-    hostname: `mta-sts.${derived(v).mailDomain}`,
-    certPath: p.fullchain,
-    ...(v.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
-    ports: [{ port: 443, service: "lighttpd" }],
-    selfSignedPath: posix.join(p.selfsignedDir, "fullchain.pem"),
   };
 }
 
@@ -96,9 +87,12 @@ export const web = defineRole<WebVars>({
       cipher_string: v.tls_ciphers_tls12.join(":"),
       curve_string: v.tls_curves.join(":"),
       names_re: names.map(nameRe).join("|"),
-      sites: sites.map((s) => ({ ...s, name_re: nameRe(s.name) })),
+      sites: sites.map((s) => ({ ...s, name_re: nameRe(s.name), ...(s.name.startsWith("autodiscover.") ? { alias_from: "/Autodiscover/Autodiscover.xml", alias_to: AUTODISCOVER_PATH } : { alias_from: "", alias_to: "" }) })),
     });
     const root = v.web_root;
+    const profiles = appleProfiles(host, d.model.mailboxes.map((m) => m.address));
+    const appleDir = `${root}/autoconfig${APPLE_DIR}`;
+    const keep = profiles.map((p) => ` ! -name ${quote(p.file)}`).join("");
     return [
       // mod_openssl is a separate package in Debian; Recommends (spawn-fcgi, perl modules) are not installed.
       { title: "Install lighttpd", action: apt.packages({ present: ["lighttpd", "lighttpd-mod-openssl"] }) },
@@ -112,15 +106,38 @@ export const web = defineRole<WebVars>({
         action: file({ path: `${root}/autoconfig${AUTOCONFIG_PATH}`, content: ctx.template("config-v1.1.xml", { domain: d.mailDomain, fqdn: d.fqdn }), mode: "0644" }),
         when: v.web_autoconfig_enabled,
       },
+      { title: `Create ${root}/autoconfig/autodiscover`, action: directory({ path: `${root}/autoconfig/autodiscover`, mode: "0755" }), when: v.web_autoconfig_enabled },
+      {
+        title: "Write Outlook's autodiscover answer",
+        action: file({ path: `${root}/autoconfig${AUTODISCOVER_PATH}`, content: ctx.template("autodiscover.xml", { domain: d.mailDomain, fqdn: d.fqdn }), mode: "0644" }),
+        when: v.web_autoconfig_enabled,
+      },
+      { title: `Create ${root}/autoconfig${APPLE_DIR}`, action: directory({ path: `${root}/autoconfig${APPLE_DIR}`, mode: "0755" }), when: v.web_autoconfig_enabled },
+      ...profiles.map((p) => ({
+        title: `Write the Apple profile of ${p.vars.address}`,
+        action: file({ path: `${root}/autoconfig${APPLE_DIR}/${p.file}`, content: ctx.template("mail.mobileconfig", p.vars), mode: "0644" }),
+        when: v.web_autoconfig_enabled,
+      })),
+      {
+        title: "Remove the Apple profiles of removed mailboxes",
+        action: command({ run: `find ${quote(appleDir)} -maxdepth 1 -type f${keep} -delete`, onlyIf: `test -n "$(find ${quote(appleDir)} -maxdepth 1 -type f${keep} 2>/dev/null)"` }),
+        when: v.web_autoconfig_enabled,
+      },
       { title: `Create ${v.certbot_webroot_path}/.well-known/acme-challenge`, action: directory({ path: `${v.certbot_webroot_path}/.well-known/acme-challenge`, mode: "0755" }) },
       { title: `Render ${LIGHTTPD_CONF}`, action: file({ path: LIGHTTPD_CONF, content: conf, validate: "lighttpd -tt -f %s" }), notify: "restart lighttpd" },
+      { title: `Create ${posix.dirname(LISTENING_DROPIN)}`, action: directory({ path: posix.dirname(LISTENING_DROPIN), mode: "0755" }) },
+      { title: "Count lighttpd as started once it listens", action: file({ path: LISTENING_DROPIN, content: ctx.template("lighttpd-listening.conf") }), notify: ["daemon-reload", "restart lighttpd"] },
+      { title: "Load the unit files", flush: true },
       { title: "Run lighttpd", action: systemd.service({ name: "lighttpd", enabled: true, running: true }) },
     ];
   },
-  handlers: () => [{ name: "restart lighttpd", action: systemd.service({ name: "lighttpd", restarted: true }) }],
+  handlers: () => [
+    { name: "daemon-reload", action: systemd.daemonReload() },
+    { name: "restart lighttpd", action: systemd.service({ name: "lighttpd", restarted: true }) },
+  ],
   verifyFacts: (v) => {
     const pr = webProbes(v);
-    return [unit, sockets, certCheckRef(webCertChecks(v)), ...[pr.policy, pr.autoconfig, pr.redirect].filter((x) => x !== undefined).map((r) => ref(httpRequest, r))];
+    return [unit, sockets, ...[pr.policy, pr.autoconfig, pr.redirect].filter((x) => x !== undefined).map((r) => ref(httpRequest, r))];
   },
   verify(ctx) {
     const v = ctx.vars;
@@ -131,7 +148,6 @@ export const web = defineRole<WebVars>({
     const checks: VerifyCheck[] = [
       { name: "lighttpd is running", ok: active === "active", detail: `lighttpd is ${active}` },
       { name: "lighttpd listens on 80 and 443", ok: tcpListeners(s, 80).length > 0 && tcpListeners(s, 443).length > 0, detail: `80: ${tcpListeners(s, 80).join(" ") || "nothing"}; 443: ${tcpListeners(s, 443).join(" ") || "nothing"}` },
-      ...toVerifyChecks(ctx.fact(certCheckRef(webCertChecks(v)))).map((c) => ({ ...c, name: `${c.name} (mta-sts.${d.mailDomain})` })),
     ];
     if (pr.policy) {
       const r = ctx.fact(ref(httpRequest, pr.policy));

@@ -4,6 +4,7 @@
  * playbooks/verify.ts fetches them and compares).
  */
 import { createHash } from "node:crypto";
+import { field } from "../../lib/text.js";
 import type { WebVars } from "./index.js";
 
 /** The web role's settings that decide the sites and the policy. */
@@ -17,6 +18,9 @@ export interface SiteHost {
 
 export const MTA_STS_PATH = "/.well-known/mta-sts.txt";
 export const AUTOCONFIG_PATH = "/mail/config-v1.1.xml";
+export const AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml";
+/** Apple profiles, one per mailbox: /apple/<user>.mobileconfig on the autoconfig name. */
+export const APPLE_DIR = "/apple";
 
 export interface WebSite {
   /** The DNS name clients ask for (the Host header and the TLS SNI). */
@@ -33,7 +37,10 @@ export function webSites(v: SiteVars, h: SiteHost): WebSite[] {
   const d = { mailDomain: h.domain };
   const out: WebSite[] = [];
   out.push({ name: `mta-sts.${d.mailDomain}`, dir: "mta-sts", purpose: `the MTA-STS policy of ${d.mailDomain} (RFC 8461)` });
-  if (v.web_autoconfig_enabled) out.push({ name: `autoconfig.${d.mailDomain}`, dir: "autoconfig", purpose: `mail client autoconfiguration for ${d.mailDomain} (Thunderbird's config-v1.1.xml)` });
+  if (v.web_autoconfig_enabled) {
+    out.push({ name: `autoconfig.${d.mailDomain}`, dir: "autoconfig", purpose: `mail client autoconfiguration for ${d.mailDomain} (Thunderbird's config-v1.1.xml, Apple profiles)` });
+    out.push({ name: `autodiscover.${d.mailDomain}`, dir: "autoconfig", purpose: `Outlook's autodiscover for ${d.mailDomain} (the POX answer to its POST)` });
+  }
   return out;
 }
 
@@ -42,7 +49,8 @@ export const webNames = (v: SiteVars, h: SiteHost): string[] => webSites(v, h).m
 
 /** The MX host names the policy allows: this host, then the extra ones. */
 export function mtaStsMx(v: SiteVars, h: SiteHost): string[] {
-  return [...new Set([h.fqdn, ...v.web_mta_sts_extra_mx].map((n) => n.toLowerCase()))];
+  // Each name is one policy line: whitespace would split it (the loader refuses it first, formats.hostname).
+  return [...new Set([h.fqdn, ...v.web_mta_sts_extra_mx].map((n) => field(n, "web_mta_sts_extra_mx", /\s/).toLowerCase()))];
 }
 
 /**
@@ -64,4 +72,19 @@ export function mtaStsId(policy: string): string {
 export function mtaStsRecord(v: SiteVars, h: SiteHost): string | undefined {
   if (!v.web_enabled) return undefined;
   return `v=STSv1; id=${mtaStsId(mtaStsPolicy(v, h))}`;
+}
+
+/** A stable UUID (RFC 4122 layout, version 5 style bits) from a name: the same profile keeps the same PayloadUUID across converges. */
+export function stableUuid(name: string): string {
+  const h = createHash("sha256").update(name).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`.toUpperCase();
+}
+
+/** The Apple profile of each mailbox: its file name and what its template needs. */
+export function appleProfiles(h: SiteHost, addresses: string[]): { file: string; vars: Record<string, string> }[] {
+  const reverse = h.domain.split(".").reverse().join(".");
+  return addresses.map((address) => ({
+    file: `${address.split("@")[0]}.mobileconfig`,
+    vars: { address, fqdn: h.fqdn, domain: h.domain, reverse, uuid_mail: stableUuid(`mail:${address}`), uuid_profile: stableUuid(`profile:${address}`) },
+  }));
 }

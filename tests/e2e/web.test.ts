@@ -84,6 +84,27 @@ describe.each(SITES)("the web side of $domain on $host ($release)", ({ host, dom
     expect(servers).toEqual([`${fqdn}:993/SSL/%EMAILADDRESS%`, `${fqdn}:465/SSL/%EMAILADDRESS%`, `${fqdn}:587/STARTTLS/%EMAILADDRESS%`]);
   });
 
+  it("answers over HTTP/1.1 only (no h2 in ALPN), and answers Outlook's autodiscover POST (either path case) and serves alice's Apple profile, without a password", async () => {
+    const alpn = await sshRun(outsider(), `timeout 10 openssl s_client -connect ${fqdn}:443 -servername ${fqdn} -alpn h2,http/1.1 </dev/null 2>&1 | grep -i '^ALPN'`, { nothrow: true });
+    expect(alpn.stdout).not.toMatch(/h2/);
+    const body = `<?xml version="1.0"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>alice@${domain}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`;
+    for (const path of ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"]) {
+      const r = await curl(`https://autodiscover.${domain}${path}`, `-X POST -H 'Content-Type: text/xml' --data-binary '${body}'`);
+      expect(r.status, r.raw).toBe(200);
+      const acc = new XMLParser({ isArray: (n) => n === "Protocol" }).parse(r.body).Autodiscover.Response.Account;
+      expect(acc.Protocol.map((p: { Type: string; Server: string; Port: number }) => `${p.Type} ${p.Server}:${p.Port}`)).toEqual([`IMAP ${fqdn}:993`, `SMTP ${fqdn}:465`]);
+    }
+    const users = (hostVars(host).mailbox_users as { name: string }[] | undefined) ?? [];
+    expect(users.length, "the lab inventory has mailboxes on this host").toBeGreaterThan(0);
+    const user = users[0]!.name;
+    const p = await curl(`https://autoconfig.${domain}/apple/${user}.mobileconfig`);
+    expect(p.status, p.raw).toBe(200);
+    expect(p.headers["content-type"]).toBe("application/x-apple-aspen-config");
+    expect(p.body).toContain(`<key>EmailAddress</key><string>${user}@${domain}</string>`);
+    expect(p.body).not.toMatch(/<key>(Incoming|Outgoing)Password<\/key>/);
+    expect((await curl(`https://autoconfig.${domain}/apple/nobody-here.mobileconfig`)).status).toBe(404);
+  });
+
   it("HTTP: ACME challenges from certbot's webroot, 308 to HTTPS for our names, 404 for any other name", async () => {
     const token = `t${Date.now()}`;
     await root(host, `echo ${token}-ok > /var/lib/mailstead/acme-webroot/.well-known/acme-challenge/${token}`);
@@ -94,7 +115,7 @@ describe.each(SITES)("the web side of $domain on $host ($release)", ({ host, dom
     } finally {
       await root(host, `rm -f /var/lib/mailstead/acme-webroot/.well-known/acme-challenge/${token}`);
     }
-    for (const name of [fqdn, `mta-sts.${domain}`, `autoconfig.${domain}`]) {
+    for (const name of [fqdn, `mta-sts.${domain}`, `autoconfig.${domain}`, `autodiscover.${domain}`]) {
       const r = await curl(`http://${name}/some/path?x=1`);
       expect(r.status, r.raw).toBe(308);
       expect(r.headers.location).toBe(`https://${name}/some/path?x=1`);
@@ -106,12 +127,13 @@ describe.each(SITES)("the web side of $domain on $host ($release)", ({ host, dom
   });
 
   it("every web name is on the certificate 443 serves, and TLS below 1.2 is refused", async () => {
-    const script = [`mta-sts.${domain}`, `autoconfig.${domain}`, fqdn]
+    const names = [`mta-sts.${domain}`, `autoconfig.${domain}`, `autodiscover.${domain}`, fqdn];
+    const script = names
       .map((n) => `echo "@@${n} $(timeout 10 openssl s_client -connect ${fqdn}:443 -servername ${n} -verify_hostname ${n} -CAfile /tmp/pebble-root.pem -brief </dev/null 2>&1 | grep -c '^Verification: OK')"`)
       .concat(`echo "@@tls11 $(timeout 10 openssl s_client -connect ${fqdn}:443 -tls1_1 </dev/null 2>&1 | grep -c '^New, TLS')"`)
       .join("\n");
     const r = await sshRun(outsider(), script, { nothrow: true, timeoutMs: 60_000 });
-    for (const n of [`mta-sts.${domain}`, `autoconfig.${domain}`, fqdn]) expect(r.stdout, n).toContain(`@@${n} 1`);
+    for (const n of names) expect(r.stdout, n).toContain(`@@${n} 1`);
     expect(r.stdout).toContain("@@tls11 0");
   });
 
@@ -122,6 +144,7 @@ describe.each(SITES)("the web side of $domain on $host ($release)", ({ host, dom
     const u = m.units.find((x) => x.unit === "lighttpd.service");
     expect(u, JSON.stringify(m.units)).toBeDefined();
     console.log(`${host}: lighttpd.service PSS ${(u!.pssKiB / 1024).toFixed(2)} MiB in ${u!.processes} process(es)`);
-    expect(u!.pssKiB).toBeLessThan(4 * 1024);
+    // Measured 3.1-3.9 MiB (Debian 12) and 4.9 MiB (Debian 13), most of it libcrypto/libssl pages (docs/web.md).
+    expect(u!.pssKiB).toBeLessThan(6 * 1024);
   });
 });

@@ -20,7 +20,7 @@ export interface HostDef {
   group: "mail" | "clients";
   /** certbot_mode for a certificate from the lab's Pebble (the inventory adds its URL and CA bundle); others keep the self-signed one. */
   certbot?: "standalone" | "webroot" | "dns";
-  /** The web side on (web_enabled): the lab DNS gets mta-sts.<domain> and autoconfig.<domain> pointing at it. */
+  /** The web side on (web_enabled): the lab DNS gets mta-sts., autoconfig. and autodiscover.<domain> pointing at it. */
   web?: boolean;
   /** The mail hosts' backup target: the lab's backup key may log in for SFTP only, into /srv/restic. */
   backupTarget?: boolean;

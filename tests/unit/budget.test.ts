@@ -44,6 +44,7 @@ describe("budget role", () => {
       ["/etc/systemd/system/opendkim.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/opendmarc.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/fail2ban.service.d/50-mailstead-budget.conf", true],
+      ["/etc/systemd/system/lighttpd.service.d/50-mailstead-budget.conf", true],
     ]);
     expect(plan.handlers.map((h) => h.title)).toEqual(["daemon-reload", "apply the limits", "move the services into the slice"]);
     // Every drop-in brings its service back after a kill and keeps one killed child from stopping it;

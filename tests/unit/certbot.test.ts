@@ -171,7 +171,7 @@ function makeCert(dir: string, name: string, cn: string): { cert: string; key: s
 
 function deployScript(tlsDir: string): string {
   const v = vars({ tls_dir: tlsDir, certbot_reload_services: [] });
-  const tv = { fqdn: "mx1.example.test", fqdn_q: "mx1.example.test", tls_dir: tlsDir, tls_dir_q: tlsDir, services_q: "''", keep: 2 };
+  const tv = { fqdn: "mx1.example.test", fqdn_q: "mx1.example.test", tls_dir: tlsDir, tls_dir_q: tlsDir, services_q: "''", restart_q: "''", keep: 2 };
   return render("certbot", "mailstead-cert-deploy", { ...v, ...tv });
 }
 

@@ -30,6 +30,7 @@ function good(): Record<string, string[]> {
     "mx1.example.org A": [IP],
     [`${IP} PTR`]: ["mx1.example.org"],
     "example.org MX": ["10 mx1.example.org."],
+    "_smtp._tls.example.org TXT": ["v=TLSRPTv1; rua=mailto:postmaster@example.org"],
     "example.org TXT": ["v=spf1 mx -all", "google-site-verification=xyz"],
     "mx1.example.org TXT": ["v=spf1 a -all"],
     "mail._domainkey.example.org TXT": [`v=DKIM1; k=rsa; p=${KEY}`],
@@ -49,7 +50,7 @@ describe("a correct zone passes every check", () => {
   it("all pass, nothing warns", async () => {
     const r = await runChecks(ctx(good()));
     expect(r.filter((x) => x.status !== "pass")).toEqual([]);
-    expect(new Set(r.map((x) => x.check))).toEqual(new Set(["address", "ptr", "mx", "spf", "dkim", "dmarc", "dnsbl", "outbound-25"]));
+    expect(new Set(r.map((x) => x.check))).toEqual(new Set(["address", "ptr", "mx", "spf", "dkim", "dmarc", "tls-rpt", "dnsbl", "outbound-25"]));
   });
   it("checkModules is a list more modules can join", () => {
     expect(checkModules.map((m) => m.name)).toEqual(["address", "ptr", "mx", "spf", "dkim", "dmarc", "mta-sts", "autoconfig", "dnsbl", "outbound-25"]);
@@ -132,9 +133,11 @@ describe("each mistake fails naming its record, with a fix", () => {
   });
   it("MTA-STS (with the web side) and TLS-RPT only when enabled", async () => {
     const on = { web_enabled: true, dns_tlsrpt_enabled: true };
-    expect(await mtaStsCheck.run(ctx(good()))).toEqual([]);
+    expect(await mtaStsCheck.run(ctx(good(), { dns_tlsrpt_enabled: false }))).toEqual([]);
     // no _mta-sts TXT, no mta-sts name, no TLS-RPT
-    expect(await statuses(mtaStsCheck, ctx(good(), on))).toEqual(["fail", "fail", "fail"]);
+    const bare = good();
+    delete bare["_smtp._tls.example.org TXT"];
+    expect(await statuses(mtaStsCheck, ctx(bare, on))).toEqual(["fail", "fail", "fail"]);
     const policy = mtaStsPolicy(webVars(on), { fqdn: "mx1.example.org", domain: "example.org" });
     const z = { ...good(), "_mta-sts.example.org TXT": [`v=STSv1; id=${mtaStsId(policy)}`], "mta-sts.example.org A": [IP], "_smtp._tls.example.org TXT": ["v=TLSRPTv1; rua=mailto:postmaster@example.org"] };
     expect(await statuses(mtaStsCheck, ctx(z, on))).toEqual(["pass", "pass", "pass"]);
@@ -153,7 +156,7 @@ describe("each mistake fails naming its record, with a fix", () => {
       return { status: 200, headers: { "content-type": "text/plain; charset=utf-8" }, body: policy, ...a };
     };
     const run = (f: HttpsFetch, zone = z) => mtaStsCheck.run({ ...ctx(zone, on), fetch: f });
-    expect((await run(serve({}))).map((r) => r.status)).toEqual(["pass", "pass", "pass", "pass"]);
+    expect((await run(serve({}))).map((r) => `${r.check} ${r.status}`)).toEqual(["mta-sts pass", "mta-sts pass", "mta-sts pass", "mta-sts pass", "tls-rpt pass"]);
     expect(asked).toEqual(["mta-sts.example.org/.well-known/mta-sts.txt"]);
     const failing = async (a: Partial<HttpsAnswer> | Error, zone = z) => (await run(serve(a), zone)).filter((r) => r.status === "fail").map((r) => r.detail);
     expect(await failing(new Error("unable to verify the first certificate"))).toEqual(["cannot fetch the policy: unable to verify the first certificate"]);

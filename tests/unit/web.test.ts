@@ -8,24 +8,25 @@ import { describe, expect, it } from "vitest";
 import { render } from "../../lib/template.js";
 import { certNames, settingsProblems, type CertbotVars } from "../../roles/certbot/index.js";
 import { web, type WebVars } from "../../roles/web/index.js";
-import { mtaStsMx, mtaStsPolicy, mtaStsRecord, webNames, webSites } from "../../roles/web/sites.js";
-import { siteVars } from "./role-fixture.js";
+import { appleProfiles, mtaStsMx, mtaStsPolicy, mtaStsRecord, webNames, webSites } from "../../roles/web/sites.js";
+import { planRole } from "../../lib/plan.js";
+import { loadRoleFixture, siteInput, siteVars } from "./role-fixture.js";
 
 const HOST = { fqdn: "mx1.example.org", domain: "example.org" };
 const vars = (over: Record<string, unknown> = {}) => siteVars({ base_hostname: "mx1", base_domain: "example.org", web_enabled: true, ...over }) as unknown as WebVars & CertbotVars;
 
 describe("the web side's names", () => {
   it("mta-sts. and autoconfig. of the mail domain, only when on", () => {
-    expect(webNames(vars(), HOST)).toEqual(["mta-sts.example.org", "autoconfig.example.org"]);
+    expect(webNames(vars(), HOST)).toEqual(["mta-sts.example.org", "autoconfig.example.org", "autodiscover.example.org"]);
     expect(webNames(vars({ web_autoconfig_enabled: false }), HOST)).toEqual(["mta-sts.example.org"]);
     expect(webSites(vars({ web_enabled: false }), HOST)).toEqual([]);
     expect(mtaStsRecord(vars({ web_enabled: false }), HOST)).toBeUndefined();
   });
   it("the certificate carries them (certbot), after the host name and before the extra names", () => {
-    expect(certNames(vars({ certbot_extra_names: ["mail.example.org"] }))).toEqual(["mx1.example.org", "mta-sts.example.org", "autoconfig.example.org", "mail.example.org"]);
+    expect(certNames(vars({ certbot_extra_names: ["mail.example.org"] }))).toEqual(["mx1.example.org", "mta-sts.example.org", "autoconfig.example.org", "autodiscover.example.org", "mail.example.org"]);
     expect(certNames(vars({ web_enabled: false }))).toEqual(["mx1.example.org"]);
     // mailbox_domain is the mail domain: the web names follow it, the host name does not
-    expect(certNames(vars({ mailbox_domain: "example.net" }))).toEqual(["mx1.example.org", "mta-sts.example.net", "autoconfig.example.net"]);
+    expect(certNames(vars({ mailbox_domain: "example.net" }))).toEqual(["mx1.example.org", "mta-sts.example.net", "autoconfig.example.net", "autodiscover.example.net"]);
   });
   it("certbot standalone next to the web side is refused when the inventory loads, with the fix", () => {
     const p = settingsProblems(vars({ certbot_mode: "standalone" }));
@@ -96,6 +97,34 @@ describe("autoconfig (Thunderbird config-v1.1)", () => {
   });
 });
 
+describe("Outlook autodiscover and Apple profiles", () => {
+  const parse = (x: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", isArray: (n) => n === "Protocol" }).parse(x);
+  it("autodiscover: the POX answer names IMAP 993 and SMTP 465 over TLS on this host", () => {
+    const a = parse(render("web", "autodiscover.xml", { domain: "example.org", fqdn: "mx1.example.org" })).Autodiscover;
+    expect(a["@xmlns"]).toBe("http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006");
+    const acc = a.Response.Account;
+    expect(acc.AccountType).toBe("email");
+    expect(acc.Protocol.map((p: { Type: string; Server: string; Port: number; SSL: string }) => `${p.Type} ${p.Server}:${p.Port} ssl=${p.SSL}`)).toEqual(["IMAP mx1.example.org:993 ssl=on", "SMTP mx1.example.org:465 ssl=on"]);
+  });
+  it("one Apple profile per mailbox, no password inside, stable UUIDs", () => {
+    const ps = appleProfiles(HOST, ["alice@example.org", "bob.smith@example.org"]);
+    expect(ps.map((p) => p.file)).toEqual(["alice.mobileconfig", "bob.smith.mobileconfig"]);
+    expect(appleProfiles(HOST, ["alice@example.org"])[0]!.vars.uuid_mail).toBe(ps[0]!.vars.uuid_mail);
+    expect(ps[0]!.vars.uuid_mail).not.toBe(ps[1]!.vars.uuid_mail);
+    expect(ps[0]!.vars.uuid_mail).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-5[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/);
+    const xml = render("web", "mail.mobileconfig", ps[0]!.vars);
+    const plist = new XMLParser({ preserveOrder: false }).parse(xml).plist.dict;
+    // keys and values alternate; read the mail payload's pairs
+    const inner = plist.array.dict;
+    const keys: string[] = inner.key;
+    expect(keys).toEqual(expect.arrayContaining(["EmailAddress", "IncomingMailServerHostName", "IncomingMailServerPortNumber", "OutgoingMailServerPortNumber", "OutgoingPasswordSameAsIncomingPassword"]));
+    expect(keys.some((k) => /Password$/.test(k) && k !== "OutgoingPasswordSameAsIncomingPassword")).toBe(false);
+    expect(inner.integer).toEqual([1, 993, 465]);
+    expect(xml).toContain("<key>IncomingMailServerUsername</key><string>alice@example.org</string>");
+    expect(xml).toContain("<key>PayloadType</key><string>com.apple.mail.managed</string>");
+  });
+});
+
 describe("lighttpd.conf", () => {
   const conf = render("web", "lighttpd.conf", {
     ...vars(),
@@ -120,5 +149,24 @@ describe("lighttpd.conf", () => {
     expect(conf).toContain('"Content-Security-Policy" => "default-src \'none\'; frame-ancestors \'none\'"');
     expect(conf).toMatch(/\$HTTP\["host"\] =~ "\^mta-sts\\\.example\\\.org\(:443\)\?\$" \{\n\s+server\.document-root = "\/var\/www\/mailstead\/mta-sts"/);
     expect(conf).toContain('"MinProtocol" => "TLSv1.2"');
+  });
+});
+
+describe("the web role planned from its recorded fixtures", () => {
+  it("fresh Debian 12: installs lighttpd and mod_openssl, writes the policy and the files, validates the config before it replaces the live one", () => {
+    const fx = loadRoleFixture("web", "debian12-fresh");
+    const plan = planRole(web, siteInput(fx));
+    const byTitle = (t: string) => plan.steps.find((s) => s.title.startsWith(t))!;
+    expect(byTitle("Install lighttpd").commands[0]!.run).toMatch(/apt-get install .*--no-install-recommends lighttpd lighttpd-mod-openssl$/);
+    expect(byTitle("Write the MTA-STS policy").file?.after).toBe("version: STSv1\r\nmode: testing\r\nmx: mx1.example.test\r\nmax_age: 604800\r\n");
+    expect(byTitle("Write the Apple profile of alice@example.test").file?.path).toBe("/var/www/mailstead/autoconfig/apple/alice.mobileconfig");
+    const conf = byTitle("Render /etc/lighttpd/lighttpd.conf");
+    expect(conf.commands.map((c) => c.run).join("\n")).toMatch(/lighttpd -tt -f /);
+    expect(conf.notify).toEqual(["restart lighttpd"]);
+    expect(plan.handlers.map((h) => h.title)).toEqual(["daemon-reload", "restart lighttpd"]);
+  });
+  it("converged Debian 13: nothing to do", () => {
+    const plan = planRole(web, siteInput(loadRoleFixture("web", "debian13-converged")));
+    expect(plan.steps.filter((s) => s.status === "change").map((s) => s.title)).toEqual([]);
   });
 });
