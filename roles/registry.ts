@@ -20,6 +20,7 @@ import { opendmarc } from "./opendmarc/index.js";
 import { dns } from "./dns/index.js";
 import { backup } from "./backup/index.js";
 import { web } from "./web/index.js";
+import { webmail } from "./webmail/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
 // certbot comes after postfix and dovecot: its verify checks what 25/465/587/993 serve, and
@@ -28,7 +29,7 @@ import { web } from "./web/index.js";
 // budget comes right after base: the mail services find their slice drop-ins when their packages install.
 // web comes before certbot: in webroot mode lighttpd must answer the CA on port 80 before the first issuance.
 // backup comes last: every role's state is declared and in place.
-export const siteRoles: Role[] = [base, budget, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, web, certbot, fail2ban, dns, motd, backup];
+export const siteRoles: Role[] = [base, budget, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, web, webmail, certbot, fail2ban, dns, motd, backup];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -30,6 +30,8 @@ echo "== check them: npx tsx playbooks/verify.ts -i $inv --limit mail --resolver
 npx tsx playbooks/verify.ts -i "$inv" --limit mail --resolver 198.51.100.1
 echo "== send alice@example.test -> dave@example.net and read it back (npx tsx scripts/demo-mail.ts)"
 npx tsx scripts/demo-mail.ts
+echo "== log in to the webmail as alice (bash scripts/demo-webmail.sh)"
+bash scripts/demo-webmail.sh
 cat <<'MSG'
 
 Done. Poke at it:
@@ -46,6 +48,10 @@ Done. Poke at it:
   openssl s_client -connect 198.51.100.10:587 -starttls smtp -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
   openssl s_client -connect 198.51.100.10:465 -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
   openssl s_client -connect 198.51.100.20:993 -CAfile tests/lab/.state/acme/pebble-root.pem -brief </dev/null
+  # Webmail (docs/webmail.md): https://mx1.example.test/ (alice@example.test, password: pw mx1) and
+  # https://mx2.example.net/ (dave@example.net, pw mx2); the lab DNS is 198.51.100.1, the CA Pebble's root.
+  # PHP runs only while someone uses it (30 s idle period in the lab): the first page after idle,
+  curl -s -o /dev/null -w 'HTTP %{http_code} in %{time_total} s\n' --cacert tests/lab/.state/acme/pebble-root.pem --resolve mx1.example.test:443:198.51.100.10 https://mx1.example.test/
   # The web side (docs/web.md): the MTA-STS policy and Thunderbird's autoconfig, over HTTPS:
   curl --cacert tests/lab/.state/acme/pebble-root.pem --resolve mta-sts.example.test:443:198.51.100.10 https://mta-sts.example.test/.well-known/mta-sts.txt
   curl --cacert tests/lab/.state/acme/pebble-root.pem --resolve autoconfig.example.net:443:198.51.100.20 https://autoconfig.example.net/mail/config-v1.1.xml

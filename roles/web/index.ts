@@ -20,7 +20,9 @@ import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole, type VerifyCheck } from "../../lib/role.js";
 import { derived } from "../derived.js";
-import { certbotDefaults } from "../certbot/defaults.js";
+import type { certbotDefaults } from "../certbot/defaults.js";
+import type { webmailDefaults } from "../webmail/defaults.js";
+import type { postfixDefaults } from "../postfix/defaults.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import type { MailboxVars } from "../mailbox/model.js";
 import { APPLE_DIR, appleProfiles, AUTOCONFIG_PATH, AUTODISCOVER_PATH, MTA_STS_PATH, mtaStsPolicy, webSites } from "./sites.js";
@@ -31,7 +33,9 @@ import type { VarsOf } from "../../lib/defaults.js";
 export type WebVars = VarsOf<typeof webDefaults> &
   Pick<MailboxVars, "mailbox_users" | "mailbox_aliases" | "mailbox_catchall" | "mailbox_domain"> &
   Pick<TlsVars, "base_hostname" | "base_domain" | "tls_dir" | "tls_ciphers_tls12" | "tls_curves"> &
-  Pick<VarsOf<typeof certbotDefaults>, "certbot_webroot_path" | "certbot_ca_bundle">;
+  Pick<VarsOf<typeof certbotDefaults>, "certbot_webroot_path" | "certbot_ca_bundle"> &
+  Pick<VarsOf<typeof webmailDefaults>, "webmail_enabled" | "webmail_port"> &
+  Pick<VarsOf<typeof postfixDefaults>, "postfix_message_size_limit">;
 
 export const LIGHTTPD_CONF = "/etc/lighttpd/lighttpd.conf";
 
@@ -61,6 +65,9 @@ export const web = defineRole<WebVars>({
     tls_ciphers_tls12: "the same TLS 1.2 suites as Postfix and Dovecot (tls role)",
     tls_curves: "the same key exchange groups as Postfix and Dovecot (tls role)",
     certbot_webroot_path: "port 80 serves certbot's webroot for HTTP-01 challenges (certbot role)",
+    webmail_enabled: "the host's name serves Roundcube when the webmail role is on",
+    webmail_port: "lighttpd passes PHP requests to the port the webmail role's socket holds",
+    postfix_message_size_limit: "the webmail's uploads may be as large as a message Postfix accepts",
   },
   switch: {
     setting: "web_enabled",
@@ -87,6 +94,11 @@ export const web = defineRole<WebVars>({
       cipher_string: v.tls_ciphers_tls12.join(":"),
       curve_string: v.tls_curves.join(":"),
       names_re: names.map(nameRe).join("|"),
+      webmail: v.webmail_enabled,
+      webmail_root: "/var/lib/roundcube/public_html",
+      fqdn_re: nameRe(d.fqdn),
+      // server.max-request-size (KiB): a message as large as Postfix accepts, plus the form around it.
+      max_request_kib: v.webmail_enabled ? Math.ceil(v.postfix_message_size_limit / 1024) + 256 : 64,
       sites: sites.map((s) => ({ ...s, name_re: nameRe(s.name), ...(s.name.startsWith("autodiscover.") ? { alias_from: "/Autodiscover/Autodiscover.xml", alias_to: AUTODISCOVER_PATH } : { alias_from: "", alias_to: "" }) })),
     });
     const root = v.web_root;

@@ -44,7 +44,7 @@ const root = (cmd: string, nothrow = false, timeoutMs = 300_000) => sshRun(mx1, 
  */
 function inventory(vars: Record<string, unknown>, secrets?: Record<string, unknown>, host = "mx1"): string {
   const inv = YAML.parse(readFileSync(lab.inventory, "utf8"));
-  inv.hosts = { [host]: { ...inv.hosts[host], vars: { ...inv.hosts[host].vars, web_enabled: false, ...vars } } };
+  inv.hosts = { [host]: { ...inv.hosts[host], vars: { ...inv.hosts[host].vars, web_enabled: false, webmail_enabled: false, ...vars } } };
   inv.groups = {};
   const dir = mkdtempSync(join(tmpdir(), "mailstead-certbot-"));
   const file = join(dir, "certbot.yml");
@@ -55,7 +55,7 @@ function inventory(vars: Record<string, unknown>, secrets?: Record<string, unkno
 }
 
 /** A lab host's own vars in the lab inventory (the web side's switch among them). */
-const labVars = (host: string): Record<string, unknown> => ({ web_enabled: false, ...YAML.parse(readFileSync(lab.inventory, "utf8")).hosts[host].vars });
+const labVars = (host: string): Record<string, unknown> => ({ web_enabled: false, webmail_enabled: false, ...YAML.parse(readFileSync(lab.inventory, "utf8")).hosts[host].vars });
 
 const pebble = () => ({ certbot_server: lab.acme.directory, certbot_ca_bundle: bundle });
 

@@ -240,7 +240,7 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
   }
 
   it("a relay whose certificate does not verify gets nothing: verify names the fix, the message stays queued", async () => {
-    // mx2's certificate is self-signed: with the system CA store (relay_tls_ca empty) it must not verify.
+    // mx2's certificate is from the lab's private CA (Pebble): with the system CA store (relay_tls_ca empty) it must not verify.
     const password = users.mx2!.find((u) => u.name === "relay")!.password;
     const relayInv = writeMailInventory(lab, users, {
       hashes,
@@ -285,8 +285,9 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
     // The relay login's password (random per run) is the secret mx1 needs.
     const password = users.mx2!.find((u) => u.name === "relay")!.password;
     const relayLogin = "relay@example.net";
-    // mx2's own (self-signed) certificate is the CA mx1 verifies it with: a private relay.
-    const mx2Cert = (await sshRun(mx2, "sudo cat /etc/mailstead/tls/fullchain.pem")).stdout;
+    // mx2's certificate comes from the lab's private CA (Pebble): its root is the CA mx1
+    // verifies the relay with (relay_tls_ca), as for a relay of one's own with a private CA.
+    const mx2Cert = readFileSync(lab.acme.rootCa, "utf8");
     expect(mx2Cert).toContain("-----BEGIN CERTIFICATE-----");
     const relayInv = writeMailInventory(lab, users, {
       hashes,
@@ -391,8 +392,10 @@ describe("mail core (postfix + dovecot) on Debian 12 and 13", () => {
     expect(await imap(gone, (c) => waitFor(() => findMessage(c, "INBOX", subject), { timeoutMs: 30_000 }))).not.toBeNull();
     const remaining = { ...users, mx1: users.mx1!.filter((u) => u.name !== "gone") };
     const inv2 = writeMailInventory(lab, remaining, { hashes, dir: inv.dir });
-    const r = await site(["-i", inv2.path, "--limit", "mx1", "--tags", "postfix,dovecot"]);
+    // Every role that derives something from the users: postfix, dovecot, and the web side's Apple profiles.
+    const r = await site(["-i", inv2.path, "--limit", "mx1", "--tags", "postfix,dovecot,web"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await sshRun(mx1, "test -e /var/www/mailstead/autoconfig/apple/gone.mobileconfig && echo present || echo absent")).stdout.trim()).toBe("absent");
     const login = await imap(gone, async () => "logged in").catch((e: Error) => `refused: ${e.message}`);
     expect(login).toMatch(/^refused/);
     const rcpt = await swaks25(`--from probe@example.net --to gone@example.test --quit-after RCPT`);

@@ -111,6 +111,9 @@ function backupSetup(hosts: HostDef[]): { vars: (h: HostDef) => Record<string, u
   };
 }
 
+/** The webmail's idle period in the lab: short, so the tests see PHP stop (the default is 300 s). */
+export const LAB_WEBMAIL_IDLE_SECONDS = 30;
+
 /** The lab's secrets (the `vars` of its secrets file): a test that writes its own inventory writes them beside it. */
 export function labSecrets(): Record<string, string> {
   if (!existsSync(paths.secrets)) return {};
@@ -146,7 +149,7 @@ function writeInventory(hosts: HostDef[]): void {
         {
           address: h.address,
           ssh: { user: LOGIN_USER, port: 22, key: paths.sshKey, known_hosts: paths.knownHosts },
-          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...(h.web ? { web_enabled: true } : {}), ...backups.vars(h) },
+          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...(h.web ? { web_enabled: true, webmail_enabled: true, webmail_idle_stop_seconds: LAB_WEBMAIL_IDLE_SECONDS } : {}), ...backups.vars(h) },
         },
       ]),
     ),

@@ -45,6 +45,8 @@ describe("budget role", () => {
       ["/etc/systemd/system/opendmarc.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/fail2ban.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/lighttpd.service.d/50-mailstead-budget.conf", true],
+      ["/etc/systemd/system/mailstead-webmail.service.d/50-mailstead-budget.conf", true],
+      ["/etc/systemd/system/mailstead-webmail-php.service.d/50-mailstead-budget.conf", true],
     ]);
     expect(plan.handlers.map((h) => h.title)).toEqual(["daemon-reload", "apply the limits", "move the services into the slice"]);
     // Every drop-in brings its service back after a kill and keeps one killed child from stopping it;
@@ -54,6 +56,7 @@ describe("budget role", () => {
       expect(dropin(u)).toMatch(/^Restart=on-failure$/m);
       expect(dropin(u)).toMatch(/^RestartSec=5s$/m);
       expect(dropin(u)).toMatch(/^OOMPolicy=continue$/m);
+      expect(dropin(u)).toMatch(/^TimeoutStopSec=20s$/m);
     }
     expect(["fail2ban.service", "opendkim.service", "opendmarc.service", "dovecot.service", "postfix.service"].map((u) => /^MemoryMax=(.*)$/m.exec(dropin(u))?.[1] ?? null)).toEqual(["48M", "32M", "32M", null, null]);
     expect(plan.handlers[2]!.commands[0]!.run).toContain("systemctl list-units --type=service --state=active --no-legend --plain 'postfix@*.service' postfix.service dovecot.service");

@@ -126,15 +126,31 @@ describe("Outlook autodiscover and Apple profiles", () => {
 });
 
 describe("lighttpd.conf", () => {
-  const conf = render("web", "lighttpd.conf", {
-    ...vars(),
-    fullchain: "/etc/mailstead/tls/fullchain.pem",
-    privkey: "/etc/mailstead/tls/privkey.pem",
-    acme_webroot: "/var/lib/mailstead/acme-webroot",
-    cipher_string: "A:B",
-    curve_string: "X25519:prime256v1",
-    names_re: "mx1\\.example\\.org|mta-sts\\.example\\.org",
-    sites: [{ name: "mta-sts.example.org", name_re: "mta-sts\\.example\\.org", dir: "mta-sts", purpose: "p" }],
+  const render_ = (over: Record<string, unknown> = {}) =>
+    render("web", "lighttpd.conf", {
+      ...vars(),
+      fullchain: "/etc/mailstead/tls/fullchain.pem",
+      privkey: "/etc/mailstead/tls/privkey.pem",
+      acme_webroot: "/var/lib/mailstead/acme-webroot",
+      cipher_string: "A:B",
+      curve_string: "X25519:prime256v1",
+      names_re: "mx1\\.example\\.org|mta-sts\\.example\\.org",
+      webmail: false,
+      webmail_root: "/var/lib/roundcube/public_html",
+      fqdn_re: "mx1\\.example\\.org",
+      max_request_kib: 64,
+      sites: [{ name: "mta-sts.example.org", name_re: "mta-sts\\.example\\.org", dir: "mta-sts", purpose: "p", alias_from: "", alias_to: "" }],
+      ...over,
+    });
+  const conf = render_();
+  it("with the webmail: FastCGI for index.php only on the host's name, Roundcube's CSP, uploads up to the message size", () => {
+    const w = render_({ webmail: true, max_request_kib: 10496 });
+    expect(/server\.modules = \(([^)]*)\)/.exec(w)![1]).toContain('"mod_fastcgi"');
+    expect(w).toContain('"port" => 9071');
+    expect(w).toContain("server.max-request-size = 10496");
+    expect(w).toContain('^/(?!index\\.php$).*\\.php$');
+    expect(w).toMatch(/"Content-Security-Policy" => "default-src 'self'; script-src 'self' 'unsafe-inline'/);
+    expect(conf).not.toContain("fastcgi");
   });
   it("static files only: no CGI, FastCGI, PHP or directory listings", () => {
     const mods = /server\.modules = \(([^)]*)\)/.exec(conf)![1]!;
