@@ -6,7 +6,7 @@
  */
 import { checkSpf, spfLookups, spfRecordOf, SPF_LOOKUP_LIMIT } from "./spf.js";
 import { computeRecords, webVars, dkimRecord, dmarcRua, publicAddresses, reverseName, type DnsHostInput, type DnsRecord } from "./records.js";
-import { AUTOCONFIG_PATH, MTA_STS_PATH, mtaStsPolicy, mtaStsRecord } from "../roles/web/sites.js";
+import { AUTOCONFIG_PATH, MTA_STS_PATH, mtaStsId, mtaStsPolicy } from "../roles/web/sites.js";
 import type { DnsLookup } from "./resolver.js";
 
 export type CheckStatus = "pass" | "warn" | "fail";
@@ -239,14 +239,16 @@ export const mtaStsCheck: CheckModule = {
     const { domain, vars, fqdn } = ctx.host;
     const out: CheckResult[] = [];
     const site = { fqdn, domain };
-    const record = mtaStsRecord(webVars(vars), site);
+    const w = webVars(vars);
+    const policy = w.web_enabled ? mtaStsPolicy(w, site) : undefined;
+    const id = policy === undefined ? undefined : mtaStsId(policy);
+    const record = id === undefined ? undefined : `v=STSv1; id=${id}`;
     if (record) {
       const name = `_mta-sts.${domain}`;
       const txt = await ask("mta-sts", `${name} TXT`, () => ctx.dns.txt(name));
       if (isResult(txt)) out.push(txt);
       else {
         const rec = txt.find((t) => /^v=STSv1/.test(t));
-        const id = /id=([A-Za-z0-9]+)/.exec(record)![1]!;
         if (!rec) out.push({ check: "mta-sts", record: `${name} TXT`, status: "fail", detail: `${name} has no MTA-STS record`, fix: `add ${name}. TXT "${record}"` });
         else if (!rec.includes(`id=${id}`)) out.push({ check: "mta-sts", record: `${name} TXT`, status: "warn", detail: `id is not ${id} (the hash of the current policy): senders keep the policy they cached`, fix: `set ${name}. TXT "${record}"` });
         else out.push({ check: "mta-sts", record: `${name} TXT`, status: "pass", detail: rec });
@@ -257,7 +259,7 @@ export const mtaStsCheck: CheckModule = {
       if (isResult(got)) out.push(got);
       else if (want.length && !want.every((a) => got.includes(a))) out.push({ check: "mta-sts", record: `${host} A`, status: "fail", detail: `${host} resolves to ${got.join(", ") || "nothing"}, not to this host (${want.join(", ")})`, fix: `add ${host}. CNAME ${fqdn}.` });
       else out.push({ check: "mta-sts", record: `${host} A`, status: "pass", detail: `${host} -> ${got.join(", ")}` });
-      if (ctx.fetch) out.push(...(await policyFetch(ctx, host)));
+      if (ctx.fetch) out.push(...(await policyFetch(ctx, host, policy!)));
     }
     if (vars.dns_tlsrpt_enabled) {
       const name = `_smtp._tls.${domain}`;
@@ -271,10 +273,9 @@ export const mtaStsCheck: CheckModule = {
 };
 
 /** The policy as a sender fetches it (RFC 8461 §3.3: HTTPS, a certificate valid for the name, 200, text/plain), against the inventory and the MX records. */
-async function policyFetch(ctx: CheckContext, host: string): Promise<CheckResult[]> {
-  const { domain, vars, fqdn } = ctx.host;
-  const url = `https://${host}${MTA_STS_PATH}`;
-  const record = `${url}`;
+async function policyFetch(ctx: CheckContext, host: string, want: string): Promise<CheckResult[]> {
+  const { domain } = ctx.host;
+  const record = `https://${host}${MTA_STS_PATH}`;
   let a: HttpsAnswer;
   try {
     a = await ctx.fetch!(host, MTA_STS_PATH);
@@ -282,7 +283,6 @@ async function policyFetch(ctx: CheckContext, host: string): Promise<CheckResult
     return [{ check: "mta-sts", record, status: "fail", detail: `cannot fetch the policy: ${(e as Error).message}`, fix: `senders fetch it like this and give up: is web_enabled on and lighttpd running, does the certificate name ${host} (converge again), is port 443 open?` }];
   }
   const out: CheckResult[] = [];
-  const want = mtaStsPolicy(webVars(vars), { fqdn, domain });
   if (a.status !== 200) return [{ check: "mta-sts", record, status: "fail", detail: `HTTP ${a.status}`, fix: "converge the web role again (it writes the policy)" }];
   if (!/^text\/plain/i.test(a.headers["content-type"] ?? "")) out.push({ check: "mta-sts", record, status: "fail", detail: `served as ${a.headers["content-type"] ?? "no type"}, not text/plain (RFC 8461 §3.2)`, fix: "converge the web role again" });
   if (a.body !== want) out.push({ check: "mta-sts", record, status: "fail", detail: `the served policy is not the inventory's: ${JSON.stringify(a.body.slice(0, 160))}`, fix: "converge the web role again; behind a proxy, make sure it passes mta-sts.<domain> to this host" });

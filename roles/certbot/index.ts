@@ -32,7 +32,7 @@ import { tlsPaths, type TlsVars } from "../tls/index.js";
 import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "./checks.js";
 import { certbotDefaults, type DnsPlugin } from "./defaults.js";
 import type { VarsOf } from "../../lib/defaults.js";
-import type { WebVars } from "../web/index.js";
+import { siteHost, type WebVars } from "../web/index.js";
 import { webNames } from "../web/sites.js";
 
 export type CertbotMode = CertbotVars["certbot_mode"];
@@ -71,7 +71,7 @@ export function webServedChecks(v: CertbotVars): CertCheckOptions | undefined {
 export const isCertbotMode = (m: CertbotMode) => m === "standalone" || m === "webroot" || m === "dns";
 export const fqdnOf = (v: Pick<CertbotVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
 /** The names on the certificate: the host, the web side's names when it is on, then the extra ones. */
-export const certNames = (v: CertbotVars) => [...new Set([fqdnOf(v), ...(v.web_enabled ? webNames(v as Parameters<typeof webNames>[0], { fqdn: fqdnOf(v), domain: derived(v).mailDomain }) : []), ...v.certbot_extra_names])];
+export const certNames = (v: CertbotVars) => [...new Set([fqdnOf(v), ...(v.web_enabled ? webNames(v as Parameters<typeof webNames>[0], siteHost(v)) : []), ...v.certbot_extra_names])];
 export const lineage = (name: string) => ({ live: `/etc/letsencrypt/live/${name}`, conf: `/etc/letsencrypt/renewal/${name}.conf` });
 export const dnsPackage = (p: DnsPlugin) => `python3-certbot-dns-${p}`;
 export const credentialsPath = (p: DnsPlugin) => `${CONF_DIR}/dns-${p}.${p === "google" ? "json" : "ini"}`;

@@ -1,6 +1,7 @@
 /**
- * The web role: the mail domain's web side, static files only, served by
- * lighttpd (0.6 MiB PSS idle, docs/web.md says why not nginx):
+ * The web role: the mail domain's web side, static files only (and the webmail
+ * role's Roundcube on the host's name), served by lighttpd (docs/web.md says why
+ * not nginx, and what it costs):
  *
  *   https://mta-sts.<domain>/.well-known/mta-sts.txt     the MTA-STS policy (RFC 8461)
  *   https://autoconfig.<domain>/mail/config-v1.1.xml      Thunderbird's autoconfig
@@ -9,7 +10,7 @@
  *
  * HTTPS uses the tls role's stable paths (the certificate the mail services
  * serve, which then carries the web names: the certbot role adds them), so
- * certbot's deploy hook reloads lighttpd with the others. Runs before certbot:
+ * certbot's deploy hook restarts lighttpd after a renewal (certbot_restart_services). Runs before certbot:
  * its webroot must be served before the first issuance asks the CA in; so the
  * certificate served on 443 is checked by certbot's verify, after issuance.
  */
@@ -22,6 +23,7 @@ import { defineRole, type VerifyCheck } from "../../lib/role.js";
 import { derived } from "../derived.js";
 import type { certbotDefaults } from "../certbot/defaults.js";
 import type { webmailDefaults } from "../webmail/defaults.js";
+import { RC_ROOT } from "../webmail/index.js";
 import type { postfixDefaults } from "../postfix/defaults.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
 import type { MailboxVars } from "../mailbox/model.js";
@@ -47,11 +49,14 @@ const sockets = ref(listeningSockets, undefined);
 /** A dotted name as a lighttpd (PCRE) regular expression matching it exactly. */
 const nameRe = (n: string) => n.replace(/[.]/g, "\\.");
 
-/** What the verify asks lighttpd for, through 127.0.0.1. */
-export function webProbes(v: WebVars): { policy?: HttpRequest; autoconfig?: HttpRequest; redirect: HttpRequest } {
+/** The host's names as the web side's pure functions take them (roles/web/sites.ts). */
+export const siteHost = (v: Parameters<typeof derived>[0]) => ({ fqdn: derived(v).fqdn, domain: derived(v).mailDomain });
+
+/** What the verify asks lighttpd for, through 127.0.0.1 (the verify runs only with the role on). */
+export function webProbes(v: WebVars): { policy: HttpRequest; autoconfig?: HttpRequest; redirect: HttpRequest } {
   const d = derived(v);
   return {
-    ...(v.web_enabled ? { policy: { host: `mta-sts.${d.mailDomain}`, path: MTA_STS_PATH, port: 443, tls: true } } : {}),
+    policy: { host: `mta-sts.${d.mailDomain}`, path: MTA_STS_PATH, port: 443, tls: true },
     ...(v.web_autoconfig_enabled ? { autoconfig: { host: `autoconfig.${d.mailDomain}`, path: `${AUTOCONFIG_PATH}?emailaddress=postmaster%40${d.mailDomain}`, port: 443, tls: true } } : {}),
     redirect: { host: `mta-sts.${d.mailDomain}`, path: MTA_STS_PATH, port: 80, tls: false },
   };
@@ -84,7 +89,7 @@ export const web = defineRole<WebVars>({
     const v = ctx.vars;
     const d = derived(v);
     const p = tlsPaths(v.tls_dir);
-    const host = { fqdn: d.fqdn, domain: d.mailDomain };
+    const host = siteHost(v);
     const sites = webSites(v, host);
     const names = [d.fqdn, ...sites.map((s) => s.name)];
     const conf = ctx.template("lighttpd.conf", {
@@ -95,7 +100,7 @@ export const web = defineRole<WebVars>({
       curve_string: v.tls_curves.join(":"),
       names_re: names.map(nameRe).join("|"),
       webmail: v.webmail_enabled,
-      webmail_root: "/var/lib/roundcube/public_html",
+      webmail_root: RC_ROOT,
       fqdn_re: nameRe(d.fqdn),
       // server.max-request-size (KiB): a message as large as Postfix accepts, plus the form around it.
       max_request_kib: v.webmail_enabled ? Math.ceil(v.postfix_message_size_limit / 1024) + 256 : 64,
@@ -109,7 +114,8 @@ export const web = defineRole<WebVars>({
       // mod_openssl is a separate package in Debian; Recommends (spawn-fcgi, perl modules) are not installed.
       { title: "Install lighttpd", action: apt.packages({ present: ["lighttpd", "lighttpd-mod-openssl"] }) },
       { title: `Create ${root}`, action: directory({ path: root, mode: "0755" }) },
-      ...["empty", ...sites.map((s) => s.dir)].map((dir) => ({ title: `Create ${root}/${dir}`, action: directory({ path: `${root}/${dir}`, mode: "0755" }) })),
+      // autoconfig. and autodiscover. share one directory: created once.
+      ...[...new Set(["empty", ...sites.map((s) => s.dir)])].map((dir) => ({ title: `Create ${root}/${dir}`, action: directory({ path: `${root}/${dir}`, mode: "0755" }) })),
       { title: `Create ${root}/mta-sts/.well-known`, action: directory({ path: `${root}/mta-sts/.well-known`, mode: "0755" }) },
       { title: `Write the MTA-STS policy (mode ${v.web_mta_sts_mode})`, action: file({ path: `${root}/mta-sts${MTA_STS_PATH}`, content: mtaStsPolicy(v, host), mode: "0644" }) },
       { title: `Create ${root}/autoconfig/mail`, action: directory({ path: `${root}/autoconfig/mail`, mode: "0755" }), when: v.web_autoconfig_enabled },
@@ -161,15 +167,13 @@ export const web = defineRole<WebVars>({
       { name: "lighttpd is running", ok: active === "active", detail: `lighttpd is ${active}` },
       { name: "lighttpd listens on 80 and 443", ok: tcpListeners(s, 80).length > 0 && tcpListeners(s, 443).length > 0, detail: `80: ${tcpListeners(s, 80).join(" ") || "nothing"}; 443: ${tcpListeners(s, 443).join(" ") || "nothing"}` },
     ];
-    if (pr.policy) {
-      const r = ctx.fact(ref(httpRequest, pr.policy));
-      const want = mtaStsPolicy(v, { fqdn: d.fqdn, domain: d.mailDomain });
-      checks.push({
-        name: `https://${pr.policy.host}${MTA_STS_PATH} serves the policy`,
-        ok: r?.status === 200 && r.body === want && /^text\/plain/.test(r.headers["content-type"] ?? ""),
-        detail: r ? `HTTP ${r.status}, ${r.headers["content-type"] ?? "no content type"}, ${r.body === want ? "the policy" : `not the policy: ${JSON.stringify(r.body.slice(0, 120))}`}` : "no answer on 443",
-      });
-    }
+    const policy = ctx.fact(ref(httpRequest, pr.policy));
+    const want = mtaStsPolicy(v, siteHost(v));
+    checks.push({
+      name: `https://${pr.policy.host}${MTA_STS_PATH} serves the policy`,
+      ok: policy?.status === 200 && policy.body === want && /^text\/plain/.test(policy.headers["content-type"] ?? ""),
+      detail: policy ? `HTTP ${policy.status}, ${policy.headers["content-type"] ?? "no content type"}, ${policy.body === want ? "the policy" : `not the policy: ${JSON.stringify(policy.body.slice(0, 120))}`}` : "no answer on 443",
+    });
     if (pr.autoconfig) {
       const r = ctx.fact(ref(httpRequest, pr.autoconfig));
       checks.push({

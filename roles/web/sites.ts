@@ -34,12 +34,10 @@ export interface WebSite {
 /** The names the web side serves (each needs DNS pointing at the host and a place on the certificate). */
 export function webSites(v: SiteVars, h: SiteHost): WebSite[] {
   if (!v.web_enabled) return [];
-  const d = { mailDomain: h.domain };
-  const out: WebSite[] = [];
-  out.push({ name: `mta-sts.${d.mailDomain}`, dir: "mta-sts", purpose: `the MTA-STS policy of ${d.mailDomain} (RFC 8461)` });
+  const out: WebSite[] = [{ name: `mta-sts.${h.domain}`, dir: "mta-sts", purpose: `the MTA-STS policy of ${h.domain} (RFC 8461)` }];
   if (v.web_autoconfig_enabled) {
-    out.push({ name: `autoconfig.${d.mailDomain}`, dir: "autoconfig", purpose: `mail client autoconfiguration for ${d.mailDomain} (Thunderbird's config-v1.1.xml, Apple profiles)` });
-    out.push({ name: `autodiscover.${d.mailDomain}`, dir: "autoconfig", purpose: `Outlook's autodiscover for ${d.mailDomain} (the POX answer to its POST)` });
+    out.push({ name: `autoconfig.${h.domain}`, dir: "autoconfig", purpose: `mail client autoconfiguration for ${h.domain} (Thunderbird's config-v1.1.xml, Apple profiles)` });
+    out.push({ name: `autodiscover.${h.domain}`, dir: "autoconfig", purpose: `Outlook's autodiscover for ${h.domain} (the POX answer to its POST)` });
   }
   return out;
 }

@@ -13,7 +13,6 @@
  */
 import { posix } from "node:path";
 import { listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
-import { fileStat } from "../../lib/facts/files.js";
 import { httpRequest } from "../../lib/facts/http.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
@@ -87,7 +86,6 @@ export const webmail = defineRole<WebmailVars>({
           { path: CONF_DIR, what: "the webmail's des_key (encrypts IMAP passwords in sessions) and PHP's configuration", secret: true },
         ]
       : [],
-  facts: () => [ref(fileStat, DES_KEY)],
   steps(ctx) {
     const v = ctx.vars;
     const php = PHP_BY_RELEASE[ctx.os.versionId];
