@@ -76,6 +76,8 @@ export interface Port {
   proto: "tcp" | "udp";
   /** Which service and why, e.g. "SMTP from other mail servers". */
   why: string;
+  /** Only from these addresses or CIDRs (a reverse proxy); open to everyone when absent. */
+  from?: string[];
 }
 
 /** A path holding state that a rebuild must restore (mail, keys, user db...). */

@@ -1,5 +1,5 @@
 /**
- * An HTTP(S) request the host makes to itself (127.0.0.1): what a local web
+ * An HTTP(S) request the host makes to itself (127.0.0.1, or one of its own addresses): what a local web
  * server answers for a name and a path, read like any other fact. The TLS
  * handshake is not verified here (certificate checks have their own fact).
  */
@@ -13,6 +13,8 @@ export interface HttpRequest {
   port: number;
   tls: boolean;
   method?: "GET" | "HEAD" | "POST";
+  /** The local address to connect to (default 127.0.0.1). */
+  address?: string;
 }
 
 export interface HttpResponse {
@@ -45,9 +47,10 @@ export const httpRequest: Fact<HttpResponse | null, HttpRequest> = {
     const req = quote(`${r.method ?? "GET"} ${r.path} HTTP/1.0\\r\\nHost: ${r.host}\\r\\nUser-Agent: mailstead-verify\\r\\nContent-Length: 0\\r\\n\\r\\n`);
     // printf %b turns the \r\n escapes into bytes; base64 keeps the answer whole through the batch.
     const send = `printf '%b' ${req}`;
+    const addr = r.address ?? "127.0.0.1";
     const talk = r.tls
-      ? `${send} | timeout 10 openssl s_client -quiet -connect 127.0.0.1:${r.port} -servername ${quote(r.host)} 2>/dev/null`
-      : `timeout 10 bash -c ${quote(`exec 3<>/dev/tcp/127.0.0.1/${r.port} && ${send} >&3 && cat <&3`)} 2>/dev/null`;
+      ? `${send} | timeout 10 openssl s_client -quiet -connect ${quote(addr.includes(":") ? `[${addr}]:${r.port}` : `${addr}:${r.port}`)} -servername ${quote(r.host)} 2>/dev/null`
+      : `timeout 10 bash -c ${quote(`exec 3<>/dev/tcp/${addr}/${r.port} && ${send} >&3 && cat <&3`)} 2>/dev/null`;
     return `{ ${talk}; } | base64 -w0; echo`;
   },
   parse: (stdout) => parseHttpResponse(Buffer.from(stdout.trim(), "base64").toString("utf8")),

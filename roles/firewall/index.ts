@@ -30,18 +30,36 @@ const rulesV6 = ref(fileStat, RULES_V6);
 
 /** The ports to open: every role's, the admin's extras, SSH last (and always). */
 export function openPorts(v: FirewallVars, rolePorts: Port[], sshPort: number): { tcp: Port[]; udp: Port[] } {
-  const all = [...rolePorts, ...v.firewall_extra_tcp_ports.map((port) => ({ port, proto: "tcp" as const, why: "firewall_extra_tcp_ports" }))];
+  const all: Port[] = [...rolePorts, ...v.firewall_extra_tcp_ports.map((port) => ({ port, proto: "tcp" as const, why: "firewall_extra_tcp_ports" }))];
   const uniq = (proto: "tcp" | "udp") => {
     const seen = new Map<number, Port>();
-    for (const p of all) if (p.proto === proto && !(proto === "tcp" && p.port === sshPort) && !seen.has(p.port)) seen.set(p.port, p);
+    // A port open to everyone wins over the same port open to a few.
+    for (const p of all) if (p.proto === proto && !(proto === "tcp" && p.port === sshPort) && (!seen.has(p.port) || (seen.get(p.port)!.from && !p.from))) seen.set(p.port, p);
     return [...seen.values()].sort((a, b) => a.port - b.port);
   };
   return { tcp: uniq("tcp"), udp: uniq("udp") };
 }
 
-/** iptables-save lines accepting new TCP connections on these ports. */
-export function iptablesAccepts(chain: string, ports: number[]): string[] {
-  return ports.map((p) => `-A ${chain} -p tcp -m state --state NEW -m tcp --dport ${p} -m comment --comment mailstead -j ACCEPT`);
+/**
+ * iptables-save lines accepting new TCP connections on these ports; a port open only to some
+ * sources gets one line per source of the file's family (none of that family: no line).
+ */
+export function iptablesAccepts(chain: string, ports: (number | Pick<Port, "port" | "from">)[], family: 4 | 6 = 4): string[] {
+  return ports.flatMap((x) => {
+    const p = typeof x === "number" ? { port: x } : x;
+    const line = (src: string) => `-A ${chain}${src} -p tcp -m state --state NEW -m tcp --dport ${p.port} -m comment --comment mailstead -j ACCEPT`;
+    if (!p.from) return [line("")];
+    return p.from.filter((a) => a.includes(":") === (family === 6)).map((a) => line(` -s ${a}`));
+  });
+}
+
+/** The nft rule of a port (template): open to everyone, or to its sources of each family. */
+export function nftPortRules(p: Port): string[] {
+  const dport = `${p.proto} dport ${p.port} accept`;
+  if (!p.from) return [dport];
+  const v4 = p.from.filter((a) => !a.includes(":"));
+  const v6 = p.from.filter((a) => a.includes(":"));
+  return [...(v4.length ? [`ip saddr { ${v4.join(", ")} } ${dport}`] : []), ...(v6.length ? [`ip6 saddr { ${v6.join(", ")} } ${dport}`] : [])];
 }
 
 /**
@@ -94,13 +112,13 @@ export const firewall = defineRole<FirewallVars>({
     const { tcp, udp } = openPorts(v, ctx.ports, sshPort);
     const interfaces = v.firewall_trusted_interfaces;
     const admins = v.firewall_admin_addresses;
-    const accepts = [sshPort, ...tcp.map((p) => p.port)];
+    const accepts = [sshPort, ...tcp];
     const iptables = (path: string, stat: unknown) => ({
       title: `Accept the mail ports in ${path}`,
       action: edit({
         path,
         name: "iptables.accept",
-        transform: (text) => insertBeforeReject(text, "INPUT", iptablesAccepts("INPUT", accepts)).text,
+        transform: (text) => insertBeforeReject(text, "INPUT", iptablesAccepts("INPUT", accepts, path.endsWith("v6") ? 6 : 4)).text,
         validate: `${path.endsWith("v6") ? "ip6tables-restore" : "iptables-restore"} --test %s`,
       }),
       when: v.firewall_iptables_files && stat !== null,
@@ -114,7 +132,7 @@ export const firewall = defineRole<FirewallVars>({
         title: `Render ${RULES}`,
         action: file({
           path: RULES,
-          content: ctx.template("mailstead.nft", { sshPort, tcp, udp, interfaces, adminV4: admins.filter((a) => !a.includes(":")), adminV6: admins.filter((a) => a.includes(":")) }),
+          content: ctx.template("mailstead.nft", { sshPort, tcp: tcp.map((p) => ({ ...p, rules: nftPortRules(p) })), udp: udp.map((p) => ({ ...p, rules: nftPortRules(p) })), interfaces, adminV4: admins.filter((a) => !a.includes(":")), adminV6: admins.filter((a) => a.includes(":")) }),
           mode: "0600",
           validate: "nft -c -f %s",
         }),

@@ -36,7 +36,7 @@ export type WebVars = VarsOf<typeof webDefaults> &
   Pick<MailboxVars, "mailbox_users" | "mailbox_aliases" | "mailbox_catchall" | "mailbox_domain"> &
   Pick<TlsVars, "base_hostname" | "base_domain" | "tls_dir" | "tls_ciphers_tls12" | "tls_curves"> &
   Pick<VarsOf<typeof certbotDefaults>, "certbot_webroot_path" | "certbot_ca_bundle"> &
-  Pick<VarsOf<typeof webmailDefaults>, "webmail_enabled" | "webmail_port"> &
+  Pick<VarsOf<typeof webmailDefaults>, "webmail_enabled" | "webmail_port" | "webmail_mode" | "webmail_proxy_address" | "webmail_proxy_port" | "webmail_trusted_proxies"> &
   Pick<VarsOf<typeof postfixDefaults>, "postfix_message_size_limit">;
 
 export const LIGHTTPD_CONF = "/etc/lighttpd/lighttpd.conf";
@@ -72,6 +72,10 @@ export const web = defineRole<WebVars>({
     certbot_webroot_path: "port 80 serves certbot's webroot for HTTP-01 challenges (certbot role)",
     webmail_enabled: "the host's name serves Roundcube when the webmail role is on",
     webmail_port: "lighttpd passes PHP requests to the port the webmail role's socket holds",
+    webmail_mode: "the webmail is served on the host's name (direct) or only to a reverse proxy (proxy)",
+    webmail_proxy_address: "proxy mode: the address lighttpd serves the webmail on",
+    webmail_proxy_port: "proxy mode: the port lighttpd serves the webmail on",
+    webmail_trusted_proxies: "proxy mode: whose X-Forwarded-For lighttpd believes",
     postfix_message_size_limit: "the webmail's uploads may be as large as a message Postfix accepts",
   },
   switch: {
@@ -100,6 +104,10 @@ export const web = defineRole<WebVars>({
       curve_string: v.tls_curves.join(":"),
       names_re: names.map(nameRe).join("|"),
       webmail: v.webmail_enabled,
+      direct: v.webmail_enabled && v.webmail_mode !== "proxy",
+      proxy: v.webmail_enabled && v.webmail_mode === "proxy",
+      proxy_socket: v.webmail_proxy_address.includes(":") ? `[${v.webmail_proxy_address}]:${v.webmail_proxy_port}` : `${v.webmail_proxy_address}:${v.webmail_proxy_port}`,
+      trusted_proxies: v.webmail_trusted_proxies,
       webmail_root: RC_ROOT,
       fqdn_re: nameRe(d.fqdn),
       // server.max-request-size (KiB): a message as large as Postfix accepts, plus the form around it.

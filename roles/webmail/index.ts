@@ -13,7 +13,7 @@
  */
 import { posix } from "node:path";
 import { listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
-import { httpRequest } from "../../lib/facts/http.js";
+import { httpRequest, type HttpRequest } from "../../lib/facts/http.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
 import { defineRole, type RoleProblem, type Step, type FlushStep } from "../../lib/role.js";
@@ -24,10 +24,34 @@ import { webmailDefaults } from "./defaults.js";
 import type { VarsOf } from "../../lib/defaults.js";
 import type { WebVars } from "../web/index.js";
 import type { postfixDefaults } from "../postfix/defaults.js";
+import type { opendkimDefaults } from "../opendkim/defaults.js";
+import type { opendmarcDefaults } from "../opendmarc/defaults.js";
 
 export type WebmailVars = VarsOf<typeof webmailDefaults> &
   Pick<WebVars, "base_hostname" | "base_domain" | "web_enabled"> &
-  Pick<VarsOf<typeof postfixDefaults>, "postfix_message_size_limit">;
+  Pick<VarsOf<typeof postfixDefaults>, "postfix_message_size_limit"> &
+  Partial<Pick<VarsOf<typeof opendkimDefaults>, "opendkim_port">> &
+  Partial<Pick<VarsOf<typeof opendmarcDefaults>, "opendmarc_port">>;
+
+/** Ports the host's mail and web services bind: the webmail's own ports must not take one. */
+const SERVICE_PORTS: Record<number, string> = { 25: "SMTP", 80: "HTTP", 443: "HTTPS", 465: "submissions", 587: "submission", 993: "IMAPS", 4190: "ManageSieve" };
+
+/** The webmail's ports that collide with another service's (or with each other), as load-time problems. */
+export function portProblems(v: WebmailVars): RoleProblem[] {
+  const taken = new Map<number, string>(Object.entries(SERVICE_PORTS).map(([p, w]) => [Number(p), w]));
+  if (v.opendkim_port !== undefined) taken.set(v.opendkim_port, "OpenDKIM (opendkim_port)");
+  if (v.opendmarc_port !== undefined) taken.set(v.opendmarc_port, "OpenDMARC (opendmarc_port)");
+  const out: RoleProblem[] = [];
+  const claim = (port: number, setting: string, what: string) => {
+    const other = taken.get(port);
+    if (other) out.push({ setting, message: `${what} ${port} is already taken by ${other}`, fix: `choose another free port for ${setting}` });
+    else taken.set(port, `${what} (${setting})`);
+  };
+  claim(v.webmail_port, "webmail_port", "the webmail's socket port");
+  claim(v.webmail_port + 1, "webmail_port", "PHP's port (webmail_port + 1)");
+  if (v.webmail_mode === "proxy") claim(v.webmail_proxy_port, "webmail_proxy_port", "the proxy port");
+  return out;
+}
 
 /** PHP of each Debian release (php-fpm's binary and unit carry the version). */
 export const PHP_BY_RELEASE: Record<string, string> = { "12": "8.2", "13": "8.4" };
@@ -62,6 +86,16 @@ export const PRESEED = [
   "roundcube-core roundcube/hosts string ssl://127.0.0.1:993",
 ];
 
+/** The static file the verify asks for: on 443 by name, or on the proxy port as the proxy would. */
+export function logoProbe(v: WebmailVars): HttpRequest {
+  const path = "/skins/elastic/images/logo.svg";
+  return v.webmail_mode === "proxy"
+    ? { host: derived(v).fqdn, path, port: v.webmail_proxy_port, tls: false, address: v.webmail_proxy_address }
+    : { host: derived(v).fqdn, path, port: 443, tls: true };
+}
+
+const isLoopback = (a: string) => a === "::1" || a.startsWith("127.");
+
 const socketUnit = ref(systemdUnit, SOCKET);
 const sockets = ref(listeningSockets, undefined);
 
@@ -70,15 +104,26 @@ export const webmail = defineRole<WebmailVars>({
   settings: webmailDefaults,
   reads: {
     postfix_message_size_limit: "uploads in the webmail may be as large as a message Postfix accepts",
+    opendkim_port: "the webmail's ports must not take OpenDKIM's",
+    opendmarc_port: "the webmail's ports must not take OpenDMARC's",
   },
   switch: {
     setting: "webmail_enabled",
     off: () => [{ title: "Stop the webmail (webmail_enabled is false)", action: command({ run: `systemctl disable --now ${SOCKET} ${PROXY} 2>/dev/null; systemctl stop ${PHP_UNIT} 2>/dev/null; true`, onlyIf: `systemctl is-enabled -q ${SOCKET}` }) }],
   },
   validate(v): RoleProblem[] {
-    if (!v.webmail_enabled || v.web_enabled) return [];
-    return [{ setting: "webmail_enabled", message: "the webmail is served over HTTPS by the web role, which is off", fix: "set web_enabled: true (and point the web names at the host, see docs/web.md)" }];
+    if (!v.webmail_enabled) return [];
+    const out = portProblems(v);
+    if (!v.web_enabled) out.push({ setting: "webmail_enabled", message: "the webmail is served by the web role's lighttpd, which is off", fix: "set web_enabled: true (and point the web names at the host, see docs/web.md)" });
+    if (v.webmail_mode === "proxy" && v.webmail_trusted_proxies.length === 0)
+      out.push({ setting: "webmail_trusted_proxies", message: "is empty, but webmail_mode is proxy: no proxy could reach the webmail, and no client address could be believed", fix: "list your reverse proxy's address, e.g. [172.17.0.0/16] for Nginx Proxy Manager in Docker, or [10.0.0.5] for one on another VM" });
+    return out;
   },
+  // Proxy mode: the proxy port, only for the trusted proxies (nothing when lighttpd listens on loopback).
+  ports: (v) =>
+    v.webmail_enabled && v.webmail_mode === "proxy" && !isLoopback(v.webmail_proxy_address)
+      ? [{ port: v.webmail_proxy_port, proto: "tcp", why: "HTTP from the reverse proxy to the webmail (webmail_trusted_proxies only)", from: v.webmail_trusted_proxies }]
+      : [],
   state: (v) =>
     v.webmail_enabled
       ? [
@@ -131,15 +176,23 @@ export const webmail = defineRole<WebmailVars>({
     { name: "reload PHP", action: command({ run: `if systemctl is-active -q ${PHP_UNIT}; then systemctl reload ${PHP_UNIT}; fi` }) },
   ],
   // Never a PHP page: a check must not wake PHP (a static file of the skin, and the socket).
-  verifyFacts: (v) => [socketUnit, sockets, ref(httpRequest, { host: derived(v).fqdn, path: "/skins/elastic/images/logo.svg", port: 443, tls: true })],
+  verifyFacts: (v) => [socketUnit, sockets, ref(httpRequest, logoProbe(v))],
   verify(ctx) {
     const v = ctx.vars;
     const u = ctx.fact(socketUnit);
-    const on = tcpListeners(ctx.fact(sockets), v.webmail_port);
-    const logo = ctx.fact(ref(httpRequest, { host: derived(v).fqdn, path: "/skins/elastic/images/logo.svg", port: 443, tls: true }));
-    return [
+    const s = ctx.fact(sockets);
+    const on = tcpListeners(s, v.webmail_port);
+    const probe = logoProbe(v);
+    const logo = ctx.fact(ref(httpRequest, probe));
+    const where = v.webmail_mode === "proxy" ? `http://${probe.address}:${probe.port}/ (for the proxy)` : `https://${derived(v).fqdn}/`;
+    const checks = [
       { name: `${SOCKET} listens on 127.0.0.1:${v.webmail_port} only`, ok: u.active === "active" && on.length > 0 && on.every((a) => a === "127.0.0.1"), detail: `${SOCKET} ${u.active}; listening: ${on.join(" ") || "nothing"}` },
-      { name: `https://${derived(v).fqdn}/ serves Roundcube's files (static, PHP not woken)`, ok: logo?.status === 200, detail: logo ? `HTTP ${logo.status} for /skins/elastic/images/logo.svg` : "no answer on 443" },
+      { name: `${where} serves Roundcube's files (static, PHP not woken)`, ok: logo?.status === 200, detail: logo ? `HTTP ${logo.status} for ${probe.path}` : `no answer on ${probe.port}` },
     ];
+    if (v.webmail_mode === "proxy") {
+      const p = tcpListeners(s, v.webmail_proxy_port);
+      checks.push({ name: `lighttpd listens on ${v.webmail_proxy_address}:${v.webmail_proxy_port} only`, ok: p.length > 0 && p.every((a) => a === v.webmail_proxy_address), detail: `listening: ${p.join(" ") || "nothing"}` });
+    }
+    return checks;
   },
 });

@@ -11,7 +11,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JAILS } from "../../roles/fail2ban/index.js";
+import { JAILS as BASE, WEBMAIL_JAIL } from "../../roles/fail2ban/index.js";
+
+/** The lab's mail hosts run the webmail: its jail too. */
+const JAILS = [...BASE, WEBMAIL_JAIL];
 import { ensureLab, memReport, sshRun, type LabHost, type LabState } from "../lab/index.js";
 import { ROOT, site, stepsWith } from "./helpers.js";
 
@@ -32,6 +35,7 @@ const FILTER: Record<string, string> = {
   "postfix-sasl": "postfix[mode=auth]",
   dovecot: "dovecot",
   recidive: "recidive",
+  [WEBMAIL_JAIL]: WEBMAIL_JAIL,
 };
 
 const sudo = (h: LabHost, cmd: string, input?: string) =>

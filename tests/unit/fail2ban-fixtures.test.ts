@@ -6,9 +6,13 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { JAILS } from "../../roles/fail2ban/index.js";
+import { JAILS as BASE, WEBMAIL_JAIL } from "../../roles/fail2ban/index.js";
+
+/** Every jail the role can run: the webmail's too. */
+const JAILS = [...BASE, WEBMAIL_JAIL];
 import { render } from "../../lib/template.js";
 
+const f2bVars = { ignore: ["127.0.0.1/8"], sshPort: 22, fail2ban_maxretry: 5, fail2ban_findtime: "10m", fail2ban_bantime: "1h", fail2ban_bantime_maxtime: "1w", fail2ban_recidive_bantime: "1w", fail2ban_recidive_findtime: "1d", fail2ban_recidive_maxretry: 5 };
 const DIR = resolve(import.meta.dirname, "fixtures/fail2ban");
 
 describe("fail2ban fixtures", () => {
@@ -31,6 +35,23 @@ describe("fail2ban fixtures", () => {
     const local = render("fail2ban", "dovecot.local", {});
     expect(local).toContain("%(known/failregex)s");
     expect(local).toMatch(/^\s+\^Login aborted: /m);
+  });
+  it("the webmail's jail counts Roundcube's Failed login line (one per attempt, rate-limited ones too), never its IMAP Error line", () => {
+    for (const release of ["debian12", "debian13"]) {
+      expect(readFileSync(join(DIR, release, `${WEBMAIL_JAIL}.fail.log`), "utf8")).toMatch(/roundcube\[\d+\]: <\w+> Failed login for \S+ from 198\.51\.100\.30 in session \w+ \(error: 0\)/);
+      expect(readFileSync(join(DIR, release, `${WEBMAIL_JAIL}.pass.log`), "utf8")).toMatch(/IMAP Error: Login failed for \S+ against 127\.0\.0\.1 from 198\.51\.100\.30\./);
+    }
+    const conf = render("fail2ban", "mailstead-roundcube.conf", {});
+    expect(conf).toMatch(/^journalmatch = SYSLOG_IDENTIFIER=roundcube$/m);
+    // the address is the last "from" before Roundcube's own session id: a user name cannot place one after it
+    expect(conf).toMatch(/Failed login for <F-USER>\.\*<\/F-USER> from <HOST> in session \\w\+/);
+  });
+  it("the webmail's jail bans on the web ports and in the forward path (Docker-published ports)", () => {
+    const jail = render("fail2ban", "jail.local", { ...f2bVars, webmail: true, webmail_ports: "http,https,8080" });
+    const section = jail.slice(jail.indexOf("[mailstead-roundcube]"), jail.indexOf("[recidive]"));
+    expect(section).toContain("port = http,https,8080");
+    expect(section).toMatch(/^action = %\(action_\)s\n\s+nftables\[actname=forward, type=allports, .*chain_hook=forward/m);
+    expect(render("fail2ban", "jail.local", { ...f2bVars, webmail: false, webmail_ports: "" })).not.toContain("[mailstead-roundcube]");
   });
   it("both Postfix units are read (postfix@-.service on Debian 12, postfix.service on Debian 13)", () => {
     expect(render("fail2ban", "postfix.local", {})).toMatch(/^journalmatch = _SYSTEMD_UNIT=postfix@-\.service \+ _SYSTEMD_UNIT=postfix\.service$/m);

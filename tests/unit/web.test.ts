@@ -136,6 +136,10 @@ describe("lighttpd.conf", () => {
       curve_string: "X25519:prime256v1",
       names_re: "mx1\\.example\\.org|mta-sts\\.example\\.org",
       webmail: false,
+      direct: false,
+      proxy: false,
+      proxy_socket: "127.0.0.1:8080",
+      trusted_proxies: [],
       webmail_root: "/var/lib/roundcube/public_html",
       fqdn_re: "mx1\\.example\\.org",
       max_request_kib: 64,
@@ -144,13 +148,30 @@ describe("lighttpd.conf", () => {
     });
   const conf = render_();
   it("with the webmail: FastCGI for index.php only on the host's name, Roundcube's CSP, uploads up to the message size", () => {
-    const w = render_({ webmail: true, max_request_kib: 10496 });
+    const w = render_({ webmail: true, direct: true, max_request_kib: 10496 });
     expect(/server\.modules = \(([^)]*)\)/.exec(w)![1]).toContain('"mod_fastcgi"');
     expect(w).toContain('"port" => 9071');
     expect(w).toContain("server.max-request-size = 10496");
     expect(w).toContain('^/(?!index\\.php$).*\\.php$');
     expect(w).toMatch(/"Content-Security-Policy" => "default-src 'self'; script-src 'self' 'unsafe-inline'/);
     expect(conf).not.toContain("fastcgi");
+    // No client chooses the address Roundcube logs (and fail2ban bans): forwarding headers are removed.
+    expect(w).toContain('setenv.set-request-header = ( "X-Forwarded-For" => "", "X-Real-IP" => "", "Forwarded" => "" )');
+    expect(w).not.toMatch(/^extforward\./m);
+  });
+  it("proxy mode: the webmail only on the proxy's HTTP socket, X-Forwarded-For believed from the trusted proxies only, last in the file", () => {
+    const w = render_({ webmail: true, proxy: true, proxy_socket: "198.51.100.10:8080", trusted_proxies: ["198.51.100.50", "10.0.0.0/8"] });
+    expect(/server\.modules = \(([^)]*)\)/.exec(w)![1]).toContain('"mod_extforward"');
+    expect(w).toContain('extforward.forwarder = ( "198.51.100.50" => "trust", "10.0.0.0/8" => "trust" )');
+    expect(w).toContain('extforward.headers = ( "X-Forwarded-For" )');
+    expect(w).not.toContain('"all" => "trust"');
+    const block = w.slice(w.indexOf('$SERVER["socket"] == "198.51.100.10:8080" {'));
+    expect(block).toContain('server.document-root = "/var/lib/roundcube/public_html"');
+    expect(block).toContain('"port" => 9071');
+    expect(block).toContain("url.redirect = ( )");
+    // not on the host's name over 443
+    expect(w.match(/server\.document-root = "\/var\/lib\/roundcube\/public_html"/g)).toHaveLength(1);
+    expect(w.indexOf("setenv.set-request-header")).toBeGreaterThan(0);
   });
   it("static files only: no CGI, FastCGI, PHP or directory listings", () => {
     const mods = /server\.modules = \(([^)]*)\)/.exec(conf)![1]!;

@@ -1,7 +1,7 @@
 /** The webmail role's pure parts: what it refuses, the upload sizes, the preseed, and the files it renders. */
 import { describe, expect, it } from "vitest";
 import { render } from "../../lib/template.js";
-import { PRESEED, uploadLimits, webmail, type WebmailVars } from "../../roles/webmail/index.js";
+import { logoProbe, PRESEED, uploadLimits, webmail, type WebmailVars } from "../../roles/webmail/index.js";
 import { siteVars } from "./role-fixture.js";
 
 const vars = (over: Record<string, unknown> = {}) => siteVars({ base_hostname: "mx1", base_domain: "example.org", web_enabled: true, webmail_enabled: true, ...over }) as unknown as WebmailVars;
@@ -12,6 +12,28 @@ describe("webmail role", () => {
     expect(webmail.validate!(vars(), ctx)).toEqual([]);
     expect(webmail.validate!(vars({ web_enabled: false }), ctx)).toEqual([expect.objectContaining({ setting: "webmail_enabled", fix: expect.stringMatching(/web_enabled: true/) })]);
     expect(webmail.validate!(vars({ web_enabled: false, webmail_enabled: false }), ctx)).toEqual([]);
+  });
+  it("refuses ports another service holds (OpenDKIM, OpenDMARC, the mail ports), naming the setting", () => {
+    expect(webmail.validate!(vars({ webmail_port: 8890, opendkim_port: 8891, opendmarc_port: 8893 }), ctx)).toEqual([
+      expect.objectContaining({ setting: "webmail_port", message: "PHP's port (webmail_port + 1) 8891 is already taken by OpenDKIM (opendkim_port)" }),
+    ]);
+    expect(webmail.validate!(vars({ webmail_port: 8893, opendmarc_port: 8893 }), ctx)).toEqual([expect.objectContaining({ setting: "webmail_port", message: expect.stringMatching(/8893 is already taken by OpenDMARC/) })]);
+    expect(webmail.validate!(vars({ webmail_mode: "proxy", webmail_proxy_port: 9072, webmail_trusted_proxies: ["10.0.0.5"] }), ctx)).toEqual([expect.objectContaining({ setting: "webmail_proxy_port", message: expect.stringMatching(/9072 is already taken by PHP's port/) })]);
+    expect(webmail.validate!(vars({ webmail_mode: "proxy", webmail_proxy_port: 4190, webmail_trusted_proxies: ["10.0.0.5"] }), ctx)).toEqual([expect.objectContaining({ setting: "webmail_proxy_port", message: expect.stringMatching(/ManageSieve/) })]);
+    // the proxy port is only claimed in proxy mode
+    expect(webmail.validate!(vars({ webmail_proxy_port: 4190 }), ctx)).toEqual([]);
+  });
+  it("proxy mode needs the proxies it trusts, and opens its port to them only (nothing on loopback)", () => {
+    expect(webmail.validate!(vars({ webmail_mode: "proxy" }), ctx)).toEqual([expect.objectContaining({ setting: "webmail_trusted_proxies", fix: expect.stringMatching(/172\.17\.0\.0\/16/) })]);
+    const v = vars({ webmail_mode: "proxy", webmail_proxy_address: "10.0.0.7", webmail_trusted_proxies: ["10.0.0.5", "2001:db8::5"] });
+    expect(webmail.validate!(v, ctx)).toEqual([]);
+    expect(webmail.ports!(v)).toEqual([{ port: 8080, proto: "tcp", why: expect.any(String), from: ["10.0.0.5", "2001:db8::5"] }]);
+    expect(webmail.ports!(vars({ webmail_mode: "proxy", webmail_trusted_proxies: ["127.0.0.1"] }))).toEqual([]);
+    expect(webmail.ports!(vars())).toEqual([]);
+  });
+  it("the verify never wakes PHP: a static file, on 443 by name or on the proxy port as the proxy asks", () => {
+    expect(logoProbe(vars())).toEqual({ host: "mx1.example.org", path: "/skins/elastic/images/logo.svg", port: 443, tls: true });
+    expect(logoProbe(vars({ webmail_mode: "proxy", webmail_proxy_address: "10.0.0.7" }))).toEqual({ host: "mx1.example.org", path: "/skins/elastic/images/logo.svg", port: 8080, tls: false, address: "10.0.0.7" });
   });
   it("uploads as large as a message Postfix accepts, less base64's growth", () => {
     expect(uploadLimits(10485760)).toEqual({ upload_max: "7M", post_max: "10M" });
