@@ -17,6 +17,8 @@ PACKAGES=(
   iproute2             # ip (bridge)
   util-linux           # nsenter, setpriv, setsid
   curl                 # ad-hoc checks
+  chromium             # the real browser the webmail e2e test (tests/e2e/browser.test.ts) drives
+  libnss3-tools        # certutil: trusts Pebble's root in that browser's NSS db
   debian-archive-keyring
 )
 

@@ -4,13 +4,13 @@
  * process runs and only systemd's socket is there; the first request after idle starts PHP
  * (measured); alice logs in from outsider over HTTPS (curl, Pebble's root trusted) and sees her
  * INBOX; her session survives PHP's stop; Roundcube's configuration and scripts are not served.
- * The browser-driven tests (read, reply, vacation, contacts) are not here yet.
+ * The browser-driven tests (read, reply, vacation, contacts) are in browser.test.ts.
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureLab, labHost, memReport, sshRun, type LabState } from "../lab/index.js";
+import { ensureLab, labHost, LAB_NET, memReport, sshRun, type LabState } from "../lab/index.js";
 import { LAB_WEBMAIL_IDLE_SECONDS } from "../lab/lab.js";
-import { site, stepsWith } from "./helpers.js";
+import { playbook, site, stepsWith } from "./helpers.js";
 
 let lab: LabState;
 const SITES = [
@@ -102,6 +102,31 @@ describe.each(SITES)("the webmail on $host ($release)", ({ host, domain }) => {
     expect(again.status).toBe(200);
     expect(again.body).toContain('rcmail.set_env({"task":"mail"');
     expect(again.body).toContain(user().address);
+  });
+
+  it("uploads as large as Postfix accepts: compose offers PHP's limit, three quarters of postfix_message_size_limit", async () => {
+    const limit = Number((await root(host, "postconf -h message_size_limit")).stdout.trim());
+    // Roundcube answers with a redirect to the new draft's compose page
+    const start = await curl(host, `https://${fqdn}/?_task=mail&_action=compose`);
+    expect(start.status, start.raw).toBe(302);
+    const compose = await curl(host, new URL(start.headers.location!, `https://${fqdn}/`).href);
+    expect(compose.status, compose.raw).toBe(200);
+    const max = Number(/"max_filesize":(\d+)/.exec(compose.body)?.[1]);
+    // upload_max_filesize = 3/4 of the message size in whole MiB (an attachment grows by a third in base64)
+    expect(max, compose.body.slice(0, 300)).toBe(Math.max(1, Math.floor((limit * 3) / 4 / 1024 / 1024)) * 1024 * 1024);
+  });
+
+  it("the role's verify and verify.ts never wake PHP: after a converge with verify and a verify.ts run, PHP has not started", async () => {
+    await waitIdle(host);
+    const started = async () => (await root(host, "systemctl show -P ExecMainStartTimestampMonotonic mailstead-webmail-php.service; systemctl is-active mailstead-webmail-php.service")).stdout.trim();
+    const before = await started();
+    const r = await site(["-i", lab.inventory, "--limit", host, "--tags", "web,webmail"]);
+    expect(stepsWith(r, "failed"), r.stdout.slice(-2000)).toEqual([]);
+    expect(r.report.steps.some((x) => x.title.includes("serves Roundcube's files (static, PHP not woken)") && x.status === "ok")).toBe(true);
+    const v = await playbook("playbooks/verify.ts", ["-i", lab.inventory, "--limit", host, "--resolver", LAB_NET.address]);
+    expect(v.stdout + v.stderr).toMatch(/mta-sts/i);
+    expect(await started()).toBe(before);
+    expect(before).toMatch(/inactive$/);
   });
 
   it("security headers on every page; Roundcube's configuration, logs and other scripts are never served", async () => {
