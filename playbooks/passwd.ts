@@ -1,11 +1,17 @@
 /**
  * Hash a mailbox password locally, without echoing it:
- *   npx tsx playbooks/passwd.ts [--cost N]
- * Asks twice on a terminal; reads one line from stdin when piped. Prints only
- * the hash, e.g. `{BLF-CRYPT}$2y$10$...`, to paste as `password_hash:` in
- * mailbox_users. The plain password never reaches the host or the inventory.
+ *   npx tsx playbooks/passwd.ts [--user ADDRESS] [--cost N]
+ *   npx tsx playbooks/passwd.ts --generate [--cost N]
+ * Asks twice on a terminal; reads one line from stdin when piped. Refuses a weak
+ * password (shorter than 12 characters, or guessable by zxcvbn's estimate, the
+ * address's own words counted as known: roles/mailbox/strength.ts) and says why.
+ * Prints only the hash, e.g. `{BLF-CRYPT}$2y$10$...`, to paste as `password_hash:`
+ * in mailbox_users. --generate makes a passphrase of six EFF words and prints it
+ * once (on stderr, for the user to keep) with its hash (on stdout). The plain
+ * password never reaches the host or the inventory.
  */
 import { blfCrypt, blfVerify, DEFAULT_BCRYPT_COST } from "../roles/mailbox/passwd.js";
+import { generatePassphrase, judgePassword, PASSPHRASE_WORDS } from "../roles/mailbox/strength.js";
 
 function readHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -47,10 +53,19 @@ async function readLine(): Promise<string> {
 
 async function main(argv: string[]): Promise<number> {
   let cost = DEFAULT_BCRYPT_COST;
+  let generate = false;
+  const related: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--cost") cost = Number(argv[++i]);
+    else if (argv[i] === "--generate") generate = true;
+    else if (argv[i] === "--user" && argv[i + 1] !== undefined) related.push(argv[++i]!);
     else if (argv[i] === "-h" || argv[i] === "--help") {
-      process.stdout.write("usage: npx tsx playbooks/passwd.ts [--cost 4-15]\nPrints a {BLF-CRYPT} hash for mailbox_users[].password_hash.\n");
+      process.stdout.write(
+        "usage: npx tsx playbooks/passwd.ts [--user ADDRESS] [--cost 4-15]\n" +
+          "       npx tsx playbooks/passwd.ts --generate [--cost 4-15]\n" +
+          "Prints a {BLF-CRYPT} hash for mailbox_users[].password_hash. A weak password is refused.\n" +
+          `--generate: a passphrase of ${PASSPHRASE_WORDS} random words, printed once on stderr, its hash on stdout.\n`,
+      );
       return 0;
     } else {
       process.stderr.write(`passwd: unknown argument ${argv[i]} (a password is never taken on the command line: it would land in shell history)\n`);
@@ -61,6 +76,14 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write("passwd: --cost must be an integer from 4 to 15\n");
     return 2;
   }
+  if (generate) {
+    const phrase = generatePassphrase();
+    const hash = blfCrypt(phrase, cost);
+    if (!blfVerify(phrase, hash)) throw new Error("self-check failed");
+    process.stderr.write(`New password (shown once, keep it in a password manager): ${phrase}\n`);
+    process.stdout.write(`${hash}\n`);
+    return 0;
+  }
   let password: string;
   if (process.stdin.isTTY) {
     password = await readHidden("New mailbox password: ");
@@ -70,8 +93,9 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   } else password = await readLine();
-  if (password.length < 8) {
-    process.stderr.write("passwd: use at least 8 characters\n");
+  const verdict = judgePassword(password, related);
+  if (!verdict.ok) {
+    process.stderr.write(`passwd: this password is refused, nothing printed:\n${verdict.problems.map((p) => `  - ${p}\n`).join("")}  (or let mailstead make one: npx tsx playbooks/passwd.ts --generate)\n`);
     return 1;
   }
   const hash = blfCrypt(password, cost);
