@@ -50,7 +50,8 @@ function translate(err: ErrorObject, at: PathSegment[], data: unknown, opts: Val
   const schema = (err.parentSchema ?? {}) as JSONSchemaType;
   const fix = typeof schema["x-fix"] === "string" ? schema["x-fix"] : undefined;
   if (err.propertyName !== undefined) {
-    return { kind: "key", path: [...at, err.propertyName], message: `invalid name "${err.propertyName}": must be ${describe(schema)}` };
+    // The name as quoted data (a line break in it is shown, not printed), and always a fix.
+    return { kind: "key", path: [...at, err.propertyName], message: `invalid name ${show(err.propertyName)}: must be ${describe(schema)}`, fix: fix ?? `rename it to ${describe(schema)}` };
   }
   if (err.keyword === "additionalProperties") {
     const key = String(err.params.additionalProperty);

@@ -37,4 +37,13 @@ export const dovecotDefaults = defineDefaults("dovecot", {
     why: "Escape hatch: raw lines appended to dovecot.conf (validated with doveconf before use, like the rest).",
     schema: { type: "string", maxLength: 20000 },
   },
+  dovecot_autoexpunge: {
+    default: { Junk: "30d", Trash: "30d" },
+    why: "Junk and Trash are emptied of messages saved there more than 30 days ago, so they never fill the quota or the disk (Dovecot autoexpunge, by the date a message was saved in the folder); add any folder and age (Sent: 365d), or {} to keep everything. https://doc.dovecot.org/2.3/settings/core/#core_setting-mailbox/autoexpunge",
+    schema: {
+      type: "object",
+      propertyNames: { pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "x-expected": "a folder name of letters, digits, _ . - (no spaces or /), such as Trash or Lists" },
+      additionalProperties: { type: "string", pattern: "^[1-9][0-9]{0,4}[smhd]$", "x-expected": "an age such as 30d or 12h" },
+    },
+  },
 });

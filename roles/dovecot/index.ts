@@ -52,9 +52,20 @@ export function usersFile(v: MailboxVars, series: string): string {
   return `# Dovecot passwd-file of ${m.domain}. Managed by mailstead (mailbox_users); edits are overwritten.\n${lines.join("\n")}${lines.length ? "\n" : ""}`;
 }
 
+/** The special-use folders every user gets (RFC 6154), in the order clients list them. */
+export const SPECIAL_FOLDERS = ["Drafts", "Sent", "Junk", "Trash", "Archive"] as const;
+
+/** The folders the config names: the special ones (created, subscribed) and any other with an expunge age. */
+export function mailboxBlocks(expunge: Record<string, string>): { name: string; special_use?: string; autoexpunge?: string }[] {
+  const special = SPECIAL_FOLDERS.map((name) => ({ name, special_use: `\\${name}`, ...(expunge[name] ? { autoexpunge: expunge[name] } : {}) }));
+  const others = Object.keys(expunge).filter((n) => !(SPECIAL_FOLDERS as readonly string[]).includes(n)).sort().map((name) => ({ name, autoexpunge: expunge[name]! }));
+  return [...special, ...others];
+}
+
 export function dovecotTemplateVars(v: DovecotVars, series: string) {
   const p = tlsPaths(v.tls_dir);
   return {
+    mailboxes: mailboxBlocks(v.dovecot_autoexpunge),
     mail_domain: derived(v).mailDomain,
     // The authserv-id of this host's own Authentication-Results headers (OpenDKIM/OpenDMARC AuthservID).
     fqdn: derived(v).fqdn,
