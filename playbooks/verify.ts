@@ -21,6 +21,10 @@ import type { Transport } from "../lib/transport/types.js";
 import { CA_BUNDLE } from "../roles/certbot/index.js";
 import { certChecks } from "../roles/certbot/checks.js";
 import { tlsPaths } from "../roles/tls/index.js";
+import { writeFileSync } from "node:fs";
+import { Host } from "../lib/host.js";
+import { judgeHost, readFacts, statusFacts, type StatusVars } from "../status/host.js";
+import { statusHtml } from "../status/html.js";
 
 /**
  * The certificate each mail port serves, judged on the host (roles/certbot/checks.ts): the one on
@@ -49,24 +53,35 @@ export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
   };
 }
 
-export async function verifyMain(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+/** The host's own checks (status.ts): services, ports, queue, disk, memory, bans, reboot, backup (status/host.ts). */
+export async function hostResults(t: Transport, spec: { name: string; vars: Record<string, unknown> }): Promise<CheckResult[]> {
+  const v = spec.vars as unknown as StatusVars;
+  const host = new Host(spec.name, spec.vars, t);
+  await host.gather(statusFacts(v));
+  return judgeHost(v, readFacts(v, (r) => host.get(r)));
+}
+
+export async function verifyMain(argv: string[], io: CliIo = defaultIo(), mode: "verify" | "status" = "verify"): Promise<number> {
   const out = (s: string) => void io.stdout.write(s);
   const err = (s: string) => io.err(s.replace(/\n$/, ""));
+  const status = mode === "status";
   return withExitCode(io, async () => {
-    const program = new Command("verify")
-      .description("Check the live DNS against what each mail host needs")
+    const program = new Command(mode)
+      .description(status ? "One report per host: its services, queue, disk, memory, bans and backup, then the live DNS and served certificates" : "Check the live DNS against what each mail host needs")
       .requiredOption("-i, --inventory <file>", "inventory YAML file")
       .option("--resolver <ip>", "ask this DNS server instead of the system's resolvers")
       .option("--json", "print the results as JSON", false)
       .option("--limit <names>", "only these hosts or groups (comma-separated)")
       .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
       .option("--no-certificates", "skip the checks of the certificate served on 25, 465, 587 and 993")
-      .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false)
+      .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false);
+    if (status) program.option("--html <file>", "also write a self-contained HTML page of the report");
+    program
       .exitOverride()
       .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
       .allowExcessArguments(false);
-    parseCommand(program, argv, "npx tsx playbooks/verify.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]");
-    const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean }>();
+    parseCommand(program, argv, `npx tsx playbooks/${mode}.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]${status ? " [--html FILE]" : ""}`);
+    const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean; html?: string }>();
     if (o.resolver && !isIP(o.resolver)) throw new UsageError(`--resolver ${o.resolver}: not an IP address`);
     const loaded = loadHosts(o.inventory, o.limit, io.env);
     for (const w of loaded.warnings) err(`warning: ${w}\n`);
@@ -80,7 +95,8 @@ export async function verifyMain(argv: string[], io: CliIo = defaultIo()): Promi
         for (const w of g.warnings) err(`warning: ${w}\n`);
         try {
           const caPem = typeof spec.vars.certbot_ca_bundle === "string" && spec.vars.certbot_ca_bundle ? spec.vars.certbot_ca_bundle : undefined;
-          results = await runChecks({ host: g.input, dns, fetch: nodeFetch(dns, { caPem }), ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) });
+          results = status ? await hostResults(g.transport, spec) : [];
+          results.push(...await runChecks({ host: g.input, dns, fetch: nodeFetch(dns, { caPem }), ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) }));
           if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
         } finally {
           await g.transport.close();
@@ -101,6 +117,7 @@ export async function verifyMain(argv: string[], io: CliIo = defaultIo()): Promi
     const count = (s: string) => all.filter((r) => r.status === s).length;
     if (o.json) out(`${JSON.stringify({ results: all, pass: count("pass"), warn: count("warn"), fail: count("fail") }, null, 2)}\n`);
     else out(`\npass=${count("pass")} warn=${count("warn")} fail=${count("fail")}\n`);
+    if (o.html) writeFileSync(o.html, statusHtml(all, new Date()));
     return count("fail") > 0 ? 1 : 0;
   });
 }
