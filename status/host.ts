@@ -29,6 +29,8 @@ export interface StatusVars {
 
 export interface Service {
   unit: string;
+  /** The unit that really runs the daemon where it exists (Debian 12's postfix.service is a oneshot wrapper of postfix@-.service). */
+  instance?: string;
   why: string;
   /** TCP ports it must listen on. */
   ports: number[];
@@ -37,7 +39,7 @@ export interface Service {
 /** The units the inventory turns on, each with the ports it serves. */
 export function servicesOf(v: StatusVars): Service[] {
   const s: Service[] = [
-    { unit: "postfix.service", why: "mail in (25) and submission (465, 587)", ports: [25, 465, 587] },
+    { unit: "postfix.service", instance: "postfix@-.service", why: "mail in (25) and submission (465, 587)", ports: [25, 465, 587] },
     { unit: "dovecot.service", why: "IMAP (993), ManageSieve (4190), delivery (LMTP)", ports: [993, 4190] },
   ];
   if (v.opendkim_enabled !== false) s.push({ unit: "opendkim.service", why: "DKIM signing of outgoing mail", ports: [] });
@@ -59,7 +61,7 @@ export const NOW_CMD = "date +%s";
 
 export function statusFacts(v: StatusVars): FactRef[] {
   return [
-    ...servicesOf(v).map((s) => ref(systemdUnit, s.unit)),
+    ...servicesOf(v).flatMap((s) => [s.unit, ...(s.instance ? [s.instance] : [])].map((u) => ref(systemdUnit, u))),
     ref(listeningSockets, undefined),
     ref(commandOutput, QUEUE_CMD),
     ref(commandOutput, DF_CMD(v.mailbox_root)),
@@ -86,7 +88,7 @@ export interface HostFacts {
 /** Read the gathered facts back into one record (a Host's `get`). */
 export function readFacts(v: StatusVars, get: <T>(r: FactRef<T>) => T): HostFacts {
   return {
-    units: Object.fromEntries(servicesOf(v).map((s) => [s.unit, get(ref(systemdUnit, s.unit))])),
+    units: Object.fromEntries(servicesOf(v).flatMap((s) => [s.unit, ...(s.instance ? [s.instance] : [])]).map((u) => [u, get(ref(systemdUnit, u))])),
     sockets: get(ref(listeningSockets, undefined)),
     queue: get(ref(commandOutput, QUEUE_CMD)),
     df: get(ref(commandOutput, DF_CMD(v.mailbox_root))),
@@ -150,9 +152,12 @@ export function judgeHost(v: StatusVars, f: HostFacts): CheckResult[] {
   const push = (check: string, record: string, status: CheckResult["status"], detail: string, fix?: string) => out.push({ check, record, status, detail, ...(fix && status !== "pass" ? { fix } : {}) });
 
   for (const s of servicesOf(v)) {
-    const u = f.units[s.unit];
+    const inst = s.instance ? f.units[s.instance] : undefined;
+    // a wrapper that only "exited" (Debian 12) says nothing of the daemon: its instance does
+    const name = inst?.load === "loaded" && f.units[s.unit]?.sub === "exited" ? s.instance! : s.unit;
+    const u = f.units[name];
     const ok = u?.active === "active";
-    push("service", s.unit, ok ? "pass" : "fail", `${s.why}: ${u ? `${u.active} (${u.sub})` : "unknown"}`, `start it and read why it stopped: systemctl start ${s.unit}; journalctl -u ${s.unit} -n 50`);
+    push("service", name, ok ? "pass" : "fail", `${s.why}: ${u ? `${u.active} (${u.sub})` : "unknown"}`, `start it and read why it stopped: systemctl start ${name}; journalctl -u ${name} -n 50`);
     for (const p of s.ports) {
       const on = tcpListeners(f.sockets, p);
       push("port", `${p}/tcp (${s.unit})`, on.length ? "pass" : "fail", on.length ? `listening on ${on.join(" ")}` : "nothing listens", `the service does not listen on ${p}: systemctl restart ${s.unit}; journalctl -u ${s.unit} -n 50`);

@@ -35,7 +35,7 @@ export function statusHtml(results: (CheckResult & { host: string })[], when: Da
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1c2833}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}small{font-weight:normal;color:#566573}
-table{border-collapse:collapse;width:100%}td,th{padding:.35em .6em;border-bottom:1px solid #e5e7e9;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%}td,th{overflow-wrap:anywhere;padding:.35em .6em;border-bottom:1px solid #e5e7e9;text-align:left;vertical-align:top}
 td.st{font-weight:bold;width:3.5em}tr.pass td.st{color:#1e8449}tr.warn td.st{color:#b9770e}tr.fail td.st{color:#c0392b}
 tr.fail{background:#fdedec}tr.warn{background:#fef9e7}.fix{margin-top:.3em;color:#424949;font-family:ui-monospace,monospace;font-size:.92em}
 </style></head><body>

@@ -54,6 +54,8 @@ const message = (subject: string) => `From: test@example.org\r\nTo: you@example.
 
 beforeAll(async () => {
   lab = await ensureLab();
+  const full = await site(["-i", lab.inventory, "--limit", "mail"]);
+  expect(stepsWith(full, "failed"), full.stdout.slice(-3000)).toEqual([]);
   const r = await site(["-i", inventory({ dovecot_autoexpunge: { Junk: "30d", Trash: `${AGE_S}s` } }), "--limit", "mx1,mx2", "--tags", "dovecot"]);
   expect(stepsWith(r, "failed"), r.stdout.slice(-3000)).toEqual([]);
   expect(r.code, r.stderr.slice(-2000)).toBe(0);
@@ -65,35 +67,41 @@ afterAll(async () => {
   expect(stepsWith(r, "failed"), r.stdout.slice(-3000)).toEqual([]);
 }, 900_000);
 
-describe.each(HOSTS)("autoexpunge on $host ($release)", ({ host }) => {
-  it(`a message saved in Trash more than ${AGE_S} s ago is expunged at the next session; Junk's (30 d) stays`, async () => {
-    const a = account(host);
+describe("autoexpunge", () => {
+  it(`a message saved in Trash more than ${AGE_S} s ago is expunged at the next session; Junk's (30 d) stays (${HOSTS.map((h) => `${h.host}: ${h.release}`).join("; ")})`, async () => {
     const tag = `retention ${Date.now()}`;
-    await imap(a, async (c) => {
-      await c.append("Trash", message(`${tag} trash`));
-      await c.append("Junk", message(`${tag} junk`));
-    });
-    // still there right after saving
-    expect(await subjects(a, "Trash")).toContain(`${tag} trash`);
-    await new Promise((r) => setTimeout(r, (AGE_S + 5) * 1000));
-    // The first session after the age has passed expunges (when it ends); the next one sees the result.
-    await subjects(a, "INBOX");
-    const deadline = Date.now() + 30_000;
-    let trash = await subjects(a, "Trash");
-    while (trash.includes(`${tag} trash`) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2000));
-      trash = await subjects(a, "Trash");
+    // both hosts at once: one wait for the age to pass
+    for (const { host } of HOSTS) {
+      const a = account(host);
+      await imap(a, async (c) => {
+        await c.append("Trash", message(`${tag} trash`));
+        await c.append("Junk", message(`${tag} junk`));
+      });
+      // still there right after saving
+      expect(await subjects(a, "Trash"), host).toContain(`${tag} trash`);
     }
-    expect(trash).not.toContain(`${tag} trash`);
-    expect(await subjects(a, "Junk")).toContain(`${tag} junk`);
-    // leave Junk as it was
-    await imap(a, async (c) => {
-      const lock = await c.getMailboxLock("Junk");
-      try {
-        await c.messageDelete({ subject: tag });
-      } finally {
-        lock.release();
+    await new Promise((r) => setTimeout(r, (AGE_S + 5) * 1000));
+    for (const { host } of HOSTS) {
+      const a = account(host);
+      // The first session after the age has passed expunges (when it ends); the next one sees the result.
+      await subjects(a, "INBOX");
+      const deadline = Date.now() + 30_000;
+      let trash = await subjects(a, "Trash");
+      while (trash.includes(`${tag} trash`) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        trash = await subjects(a, "Trash");
       }
-    });
+      expect(trash, host).not.toContain(`${tag} trash`);
+      expect(await subjects(a, "Junk"), host).toContain(`${tag} junk`);
+      // leave Junk as it was
+      await imap(a, async (c) => {
+        const lock = await c.getMailboxLock("Junk");
+        try {
+          await c.messageDelete({ subject: tag });
+        } finally {
+          lock.release();
+        }
+      });
+    }
   }, 180_000);
 });

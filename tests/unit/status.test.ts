@@ -29,6 +29,17 @@ describe("status: the host's own checks", () => {
     expect(by(rs, "fail2ban")[0]!.detail).toBe("1 banned: dovecot 1");
     expect(by(rs, "disk")).toHaveLength(1);
   });
+  it("Debian 12's postfix.service is a wrapper: the postfix@- instance is judged where it exists", () => {
+    const f = healthy();
+    f.units["postfix.service"] = { ...up, sub: "exited" };
+    f.units["postfix@-.service"] = { ...up, active: "failed", sub: "failed" };
+    const p = by(judgeHost(v, f), "service")[0]!;
+    expect(p).toMatchObject({ record: "postfix@-.service", status: "fail" });
+    // Debian 13: postfix.service runs the daemon; the template instance exists but is not used
+    f.units["postfix.service"] = up;
+    f.units["postfix@-.service"] = { ...up, active: "inactive", sub: "dead" };
+    expect(by(judgeHost(v, f), "service")[0]).toMatchObject({ record: "postfix.service", status: "pass" });
+  });
   it("a stopped Dovecot fails, naming the unit and its ports, with the fix", () => {
     const f = healthy();
     f.units["dovecot.service"] = { ...up, active: "inactive", sub: "dead" };
