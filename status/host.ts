@@ -7,6 +7,7 @@
  */
 import { commandOutput, listeningSockets, systemdUnit, tcpListeners, type ListeningSocket, type UnitState } from "../lib/facts/system.js";
 import { ref, type FactRef } from "../lib/facts/types.js";
+import { BlockList, isIP } from "node:net";
 import { quote } from "../lib/shell.js";
 import { STATE_DIR as BACKUP_STATE } from "../roles/backup/index.js";
 import type { CheckResult } from "../dns/checks.js";
@@ -129,21 +130,29 @@ export function parseBans(out: string): Record<string, string[]> {
   return res;
 }
 
-/** An address inside one of the admin's addresses/CIDRs (IPv4 CIDRs and exact matches). */
+/** An address inside one of the admin's addresses/CIDRs (IPv4 and IPv6, node's BlockList). */
 export function coveredBy(addr: string, cidrs: string[]): boolean {
-  const v4 = (a: string) => a.split(".").reduce((n, o) => n * 256 + Number(o), 0);
+  const family = isIP(addr);
+  if (!family) return false;
+  const list = new BlockList();
   for (const c of cidrs) {
-    const [net, bits] = c.split("/");
-    if (!bits) {
-      if (net === addr) return true;
-      continue;
-    }
-    if (addr.includes(":") || net!.includes(":")) continue;
-    const n = Number(bits);
-    const mask = n === 0 ? 0 : 2 ** 32 - 2 ** (32 - n);
-    if ((v4(addr) & mask) >>> 0 === (v4(net!) & mask) >>> 0) return true;
+    const [net = "", bits] = c.split("/");
+    const f = isIP(net);
+    if (!f) continue;
+    const type = f === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(net, type);
+    else list.addSubnet(net, Number(bits), type);
   }
-  return false;
+  return list.check(addr, family === 6 ? "ipv6" : "ipv4");
+}
+
+/** JSON of a host's file, or undefined when it is not JSON (a truncated write). */
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every check of the host, pass/warn/fail with the fix. */
@@ -165,24 +174,25 @@ export function judgeHost(v: StatusVars, f: HostFacts): CheckResult[] {
   }
 
   // The queue: what waits, and for how long.
-  const msgs = f.queue.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { arrival_time?: number; recipients?: { delay_reason?: string }[] });
+  const msgs = f.queue.split("\n").filter((l) => l.startsWith("{")).flatMap((l) => parseJson<{ arrival_time?: number; recipients?: { delay_reason?: string }[] }>(l) ?? []);
   if (msgs.length === 0) push("queue", "mail queue", "pass", "empty");
   else {
-    const oldest = Math.max(...msgs.map((m) => f.now - (m.arrival_time ?? f.now)));
+    const oldest = msgs.reduce((o, m) => Math.max(o, f.now - (m.arrival_time ?? f.now)), 0);
     const reasons = new Map<string, number>();
     for (const m of msgs) for (const r of m.recipients ?? []) if (r.delay_reason) reasons.set(r.delay_reason.slice(0, 100), (reasons.get(r.delay_reason.slice(0, 100)) ?? 0) + 1);
     const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([r, n]) => `${n}× ${r}`).join("; ");
-    const status = oldest > LIMITS.queueAgeFailS ? "fail" : oldest > LIMITS.queueAgeWarnS || msgs.length > LIMITS.queueWarn ? "warn" : "pass";
+    const status = oldest > LIMITS.queueAgeFailS ? "fail" : oldest > LIMITS.queueAgeWarnS || msgs.length >= LIMITS.queueWarn ? "warn" : "pass";
     push("queue", "mail queue", status, `${msgs.length} message(s), the oldest waiting ${ago(oldest)}${top ? `; deferred: ${top}` : ""}`, "read why with `postqueue -p`; once the cause is fixed, `postqueue -f` retries now (Postfix gives up and bounces after 5 days)");
   }
 
   // Disk: the Maildirs' filesystem and /.
   const seen = new Set<string>();
   for (const line of f.df.split("\n").filter(Boolean)) {
-    const [fs, size, used, , , mount] = line.trim().split(/\s+/);
+    const [fs, size, used, avail, , mount] = line.trim().split(/\s+/);
     if (!mount || seen.has(mount)) continue;
     seen.add(mount);
-    const share = Number(used) / Number(size);
+    // as df's Capacity: of what non-root writers (Postfix, Dovecot) can use, the reserved blocks left out
+    const share = Number(used) / (Number(used) + Number(avail));
     const status = share >= LIMITS.diskFail ? "fail" : share >= LIMITS.diskWarn ? "warn" : "pass";
     push("disk", mount, status, `${Math.round(share * 100)}% used of ${mib(Number(size))} (${fs})`, "free space (journalctl --vacuum-size=100M, apt-get clean), lower dovecot_autoexpunge's ages or the quotas, or grow the volume: Postfix stops accepting mail when the disk is nearly full");
   }
@@ -197,7 +207,9 @@ export function judgeHost(v: StatusVars, f: HostFacts): CheckResult[] {
   }
 
   // fail2ban: what is banned now, and never an admin.
-  if (v.fail2ban_enabled !== false) {
+  if (v.fail2ban_enabled !== false && !f.bans.trim()) {
+    push("fail2ban", "bans", "warn", "fail2ban-client answered nothing: the bans are unknown", "systemctl status fail2ban; fail2ban-client status");
+  } else if (v.fail2ban_enabled !== false) {
     const bans = parseBans(f.bans);
     const all = Object.entries(bans).flatMap(([j, ips]) => ips.map((ip) => ({ j, ip })));
     const admins = all.filter((b) => coveredBy(b.ip, v.firewall_admin_addresses ?? []));
@@ -213,7 +225,7 @@ export function judgeHost(v: StatusVars, f: HostFacts): CheckResult[] {
   if (v.backup_enabled) {
     if (!f.backup) push("backup", "last backup", "fail", "no backup has run yet", "run one now: npx tsx playbooks/backup.ts -i <inventory> --limit <host>, and read its output");
     else {
-      const b = JSON.parse(f.backup) as { result?: string; message?: string; ended?: number; snapshot?: string };
+      const b = parseJson<{ result?: string; message?: string; ended?: number; snapshot?: string }>(f.backup) ?? { result: "unreadable", message: `${BACKUP_STATE}/last.json is not JSON` };
       const age = f.now - (b.ended ?? 0);
       const status = b.result !== "ok" || age > LIMITS.backupFailS ? "fail" : age > LIMITS.backupWarnS ? "warn" : "pass";
       push("backup", "last backup", status, `${b.result === "ok" ? `snapshot ${b.snapshot}` : `failed: ${b.message}`}, ${ago(age)} ago`, "read why: journalctl -u mailstead-backup.service -n 50; then npx tsx playbooks/backup.ts -i <inventory> --limit <host>");

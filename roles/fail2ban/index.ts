@@ -15,7 +15,7 @@ import type { webmailDefaults } from "../webmail/defaults.js";
 /** Plus, from the firewall role: the admin is never banned; from the webmail role: its login form. */
 export type Fail2banVars = VarsOf<typeof fail2banDefaults> &
   Partial<Pick<FirewallVars, "firewall_admin_addresses">> &
-  Partial<Pick<VarsOf<typeof webmailDefaults>, "webmail_enabled" | "webmail_mode" | "webmail_proxy_port">>;
+  Partial<Pick<VarsOf<typeof webmailDefaults>, "webmail_enabled" | "webmail_mode" | "webmail_proxy_port" | "webmail_trusted_proxies">>;
 
 export const JAILS = ["sshd", "postfix", "postfix-sasl", "dovecot", "recidive"];
 export const WEBMAIL_JAIL = "mailstead-roundcube";
@@ -47,6 +47,7 @@ export const fail2ban = defineRole<Fail2banVars>({
     webmail_enabled: "the webmail's login form gets a jail",
     webmail_mode: "proxy mode: the proxy port is banned too",
     webmail_proxy_port: "proxy mode: the port the proxy reaches the webmail on",
+    webmail_trusted_proxies: "proxy mode: the proxy itself is never banned by the webmail's jail",
   },
   switch: {
     setting: "fail2ban_enabled",
@@ -68,7 +69,7 @@ export const fail2ban = defineRole<Fail2banVars>({
       // After the filters: its validation loads every jail's filter.
       {
         title: "Render /etc/fail2ban/jail.local",
-        action: file({ path: "/etc/fail2ban/jail.local", content: ctx.template("jail.local", { ignore, sshPort: ctx.sshPort ?? 22, webmail: v.webmail_enabled === true, webmail_ports: ["http", "https", ...(v.webmail_mode === "proxy" && v.webmail_proxy_port ? [String(v.webmail_proxy_port)] : [])].join(",") }), validate: validateJail }),
+        action: file({ path: "/etc/fail2ban/jail.local", content: ctx.template("jail.local", { ignore, sshPort: ctx.sshPort ?? 22, webmail: v.webmail_enabled === true, webmail_ignore: [...ignore, ...(v.webmail_mode === "proxy" ? (v.webmail_trusted_proxies ?? []) : [])], webmail_ports: ["http", "https", ...(v.webmail_mode === "proxy" && v.webmail_proxy_port ? [String(v.webmail_proxy_port)] : [])].join(",") }), validate: validateJail }),
         notify: "reload fail2ban",
       },
       // python3-systemd is only a Recommends, and without it the systemd backend cannot start.

@@ -230,7 +230,7 @@ for (const t of TARGETS) {
       const m = await memReport(host);
       const f2b = m.units.find((u) => u.unit === "fail2ban.service");
       const mib = (f2b?.pssKiB ?? 0) / 1024;
-      console.log(`fail2ban PSS on ${t.name}: ${mib.toFixed(1)} MiB (5 jails, systemd backend)`);
+      console.log(`fail2ban PSS on ${t.name}: ${mib.toFixed(1)} MiB (${JAILS.length} jails, systemd backend)`);
       expect(f2b).toBeDefined();
       // Measured 18.2-21.6 MiB with these 5 jails (17.9 MiB with none, docs/fail2ban.md):
       // a bound that catches a regression such as a jail reading a log file by polling.

@@ -41,10 +41,10 @@ const subjects = (a: Account, box: string) =>
     const lock = await c.getMailboxLock(box);
     try {
       const out: string[] = [];
+      // an empty folder has nothing to fetch; any other error fails the test
+      if (c.mailbox && c.mailbox.exists === 0) return out;
       for await (const m of c.fetch("1:*", { envelope: true })) out.push(m.envelope?.subject ?? "");
       return out;
-    } catch {
-      return [];
     } finally {
       lock.release();
     }

@@ -64,6 +64,18 @@ describe("status: the host's own checks", () => {
     expect(by(judgeHost(v, f), "disk").map((r) => `${r.record} ${r.status}`)).toEqual(["/var/mail/vhosts warn", "/ pass"]);
     f.df = "/dev/loop0 1000000 960000 40000 96% /var/mail/vhosts";
     expect(by(judgeHost(v, f), "disk")[0]!.status).toBe("fail");
+    // ext4 keeps 5% for root: 94% of the size used is 99% of what Postfix can use (df's Capacity)
+    f.df = "/dev/sda1 10000 9400 100 99% /";
+    expect(by(judgeHost(v, f), "disk")[0]).toMatchObject({ status: "fail", detail: expect.stringMatching(/^99% used/) });
+  });
+  it("a queue of 20 warns; 150 000 messages are judged (no spread into Math.max); fail2ban silent is unknown, not 'nothing banned'", () => {
+    const f = healthy();
+    f.queue = Array.from({ length: 20 }, () => JSON.stringify({ arrival_time: NOW - 10, recipients: [] })).join("\n");
+    expect(by(judgeHost(v, f), "queue")[0]!.status).toBe("warn");
+    f.queue = Array.from({ length: 150_000 }, () => '{"arrival_time": 1799999990}').join("\n");
+    expect(by(judgeHost(v, f), "queue")[0]!.detail).toMatch(/^150000 message\(s\)/);
+    f.bans = "";
+    expect(by(judgeHost(v, f), "fail2ban")[0]).toMatchObject({ status: "warn", detail: expect.stringMatching(/unknown/) });
   });
   it("an admin address among the bans warns with the unban command", () => {
     const f = healthy();
@@ -89,12 +101,19 @@ describe("status: the host's own checks", () => {
     f.backup = JSON.stringify({ result: "ok", snapshot: "abc", ended: NOW - 40 * 3600 });
     expect(by(judgeHost(v, f), "backup")[0]!.status).toBe("warn");
     expect(by(judgeHost({ ...v, backup_enabled: false }, f), "backup")).toEqual([]);
+    // a truncated state file is a failed backup check, not a lost report
+    f.backup = '{"result": "ok", "snap';
+    expect(by(judgeHost(v, f), "backup")[0]).toMatchObject({ status: "fail", detail: expect.stringMatching(/last\.json is not JSON/) });
   });
   it("parses fail2ban's list and matches admin CIDRs", () => {
     expect(parseBans("[{'sshd': ['1.2.3.4', '5.6.7.8']}, {'recidive': []}]")).toEqual({ sshd: ["1.2.3.4", "5.6.7.8"], recidive: [] });
     expect(coveredBy("203.0.113.200", ["203.0.113.0/24"])).toBe(true);
     expect(coveredBy("203.0.114.1", ["203.0.113.0/24"])).toBe(false);
     expect(coveredBy("198.51.100.1", ["198.51.100.1"])).toBe(true);
+    expect(coveredBy("2001:db8::5", ["2001:db8::/64"])).toBe(true);
+    expect(coveredBy("2001:DB8::5", ["2001:db8::5"])).toBe(true);
+    expect(coveredBy("2001:db9::5", ["2001:db8::/32"])).toBe(false);
+    expect(coveredBy("198.51.100.1", ["0.0.0.0/0"])).toBe(true);
   });
 });
 
