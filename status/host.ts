@@ -10,6 +10,7 @@ import { ref, type FactRef } from "../lib/facts/types.js";
 import { BlockList, isIP } from "node:net";
 import { quote } from "../lib/shell.js";
 import { STATE_DIR as BACKUP_STATE } from "../roles/backup/index.js";
+import { bytes } from "../roles/budget/index.js";
 import type { CheckResult } from "../dns/checks.js";
 
 /** The settings the checks read (all have role defaults by the time the inventory is loaded). */
@@ -101,13 +102,6 @@ export function readFacts(v: StatusVars, get: <T>(r: FactRef<T>) => T): HostFact
   };
 }
 
-/** "100M" / "1G" / bytes → bytes. */
-export function bytesOf(size: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)$/i.exec(size.trim());
-  if (!m) return NaN;
-  const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as "" | "K" | "M" | "G" | "T"];
-  return Number(m[1]) * mult;
-}
 const mib = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
 const ago = (s: number) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} days`);
 
@@ -200,7 +194,7 @@ export function judgeHost(v: StatusVars, f: HostFacts): CheckResult[] {
   // Memory of the mail services against the budget.
   if (v.budget_enabled !== false && v.budget_memory_max) {
     const cur = Number(f.memory);
-    const max = bytesOf(v.budget_memory_max);
+    const max = bytes(v.budget_memory_max);
     if (Number.isFinite(cur) && cur > 0 && Number.isFinite(max)) {
       push("memory", v.budget_slice ?? "mail.slice", cur >= max * LIMITS.memoryWarn ? "warn" : "pass", `${mib(cur)} of ${v.budget_memory_max} (page cache included)`, "see which service grew: systemd-cgtop; docs/memory.md");
     }

@@ -12,7 +12,7 @@
  * and ManageSieve (4190) on 127.0.0.1. Sessions are in its database: they survive the stop.
  */
 import { posix } from "node:path";
-import { listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
+import { isLoopback, listeningSockets, systemdUnit, tcpListeners } from "../../lib/facts/system.js";
 import { httpRequest, type HttpRequest } from "../../lib/facts/http.js";
 import { ref } from "../../lib/facts/types.js";
 import { apt, command, directory, file, systemd } from "../../lib/operations/index.js";
@@ -93,8 +93,6 @@ export function logoProbe(v: WebmailVars): HttpRequest {
     ? { host: derived(v).fqdn, path, port: v.webmail_proxy_port, tls: false, address: v.webmail_proxy_address }
     : { host: derived(v).fqdn, path, port: 443, tls: true };
 }
-
-const isLoopback = (a: string) => a === "::1" || a.startsWith("127.");
 
 const socketUnit = ref(systemdUnit, SOCKET);
 const sockets = ref(listeningSockets, undefined);
