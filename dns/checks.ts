@@ -20,6 +20,8 @@ export interface CheckResult {
   detail: string;
   /** What to do about it (warn/fail). */
   fix?: string;
+  /** Numbers behind the detail, for --json and the HTML page's chart (memory: PSS per unit against the budget, bytes). */
+  chart?: { limit: number; unit: string; parts: { name: string; bytes: number }[] };
 }
 
 export interface OutboundProbe {
@@ -323,16 +325,19 @@ export const autoconfigCheck: CheckModule = {
   },
 };
 
-/** The DNSBL query name of an IPv4 address (RFC 5782 §2.1). */
+/** The DNSBL query name of an address: IPv4's octets reversed (RFC 5782 §2.1), IPv6's 32 nibbles reversed (§2.4). */
 export function dnsblName(ip: string, zone: string): string {
-  return `${ip.split(".").reverse().join(".")}.${zone}`;
+  return `${reverseName(ip).replace(/\.(in-addr|ip6)\.arpa$/, "")}.${zone}`;
 }
 
 export const dnsblCheck: CheckModule = {
   name: "dnsbl",
   async run(ctx) {
     const out: CheckResult[] = [];
-    for (const ip of publicAddresses(ctx.host).ipv4) {
+    // IPv6 too: ZEN, and any list that answers for it, lists IPv6 senders (a list that has no IPv6
+    // data just says "not listed")
+    const addrs = publicAddresses(ctx.host);
+    for (const ip of [...addrs.ipv4, ...addrs.ipv6]) {
       for (const zone of ctx.host.vars.dns_dnsbl_zones) {
         const q = dnsblName(ip, zone);
         const record = `${ip} on ${zone}`;

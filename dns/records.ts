@@ -46,7 +46,7 @@ export interface DnsHostInput {
   domain: string;
   facts: HostFacts;
   vars: DnsVars &
-    Partial<SiteVars> & { relay_enabled?: boolean; relay_host?: string };
+    Partial<SiteVars> & { relay_enabled?: boolean; relay_host?: string; status_admin_email?: string };
 }
 
 /** The addresses to publish: the overrides when set, else what the host sees. */
@@ -91,9 +91,15 @@ export function expandIPv6(ip: string): string {
   return [...h, ...fill, ...t].map((g) => g.padStart(4, "0")).join(":");
 }
 
-/** The DMARC report address: the setting, else postmaster@<domain>. */
+/**
+ * The DMARC and TLS-RPT report address: the setting, else the admin's (status_admin_email) when it
+ * is an address of this domain (reports to another domain need that domain's consent record,
+ * RFC 7489 §7.1), else postmaster@<domain>.
+ */
 export function dmarcRua(h: Pick<DnsHostInput, "domain" | "vars">): string {
-  return h.vars.dns_dmarc_rua || `postmaster@${h.domain}`;
+  const admin = String(h.vars.status_admin_email ?? "");
+  const own = admin.toLowerCase().endsWith(`@${h.domain.toLowerCase()}`) ? admin : "";
+  return h.vars.dns_dmarc_rua || own || `postmaster@${h.domain}`;
 }
 
 /** Every record one host needs, in the order a person would enter them. */

@@ -156,6 +156,15 @@ export interface Role<V = any> {
    * host's state belong in a step whose plan returns `Plan.error` (refuse()).
    */
   validate?(vars: V, ctx: ValidateContext): RoleProblem[];
+  /**
+   * A service of this role that must not act while a run changes the host (a watchdog would
+   * "repair" a service a step stops or restarts on purpose). `suspend` runs once, just before
+   * the run's first command on the host; `resume` once after the last role, whether the run
+   * changed something or not and also when it failed (so a run cut off earlier cannot leave it
+   * suspended). Never in check mode. Both must be harmless where the service is not installed.
+   * Declared by a role of the playbook that is on, also when --tags leaves that role out.
+   */
+  pause?(vars: V): { suspend: string; resume: string; why: string };
   /** Facts `verify` reads: gathered in one round trip with every later role's (fresh after any change). */
   verifyFacts?(vars: V, os: OsRelease): FactRef[];
   /** Checks against the live host after the role converged. */

@@ -146,9 +146,47 @@ class HostRun {
     this.os = this.host.get(osRef);
     this.earlier = this.host.get(pendingRef);
     await this.prefetch();
-    for (const role of this.roles) {
-      if (this.failed) break;
-      await this.runRole(role);
+    try {
+      for (const role of this.roles) {
+        if (this.failed) break;
+        await this.runRole(role);
+      }
+    } finally {
+      await this.resume();
+    }
+  }
+
+  /** Role.pause of the playbook's roles that are on (also those --tags leaves out). */
+  private pauses(): { role: string; suspend: string; resume: string; why: string }[] {
+    const vars = this.host.vars;
+    return (this.opts.playbookRoles ?? this.roles).filter((r) => !switchedOff(r, vars)).flatMap((r) => (r.pause ? [{ role: r.name, ...r.pause(vars) }] : []));
+  }
+
+  private suspended = false;
+
+  /** Before the run's first command: suspend what must not act while the host changes. */
+  private async suspend(): Promise<void> {
+    if (this.suspended || this.opts.check) return;
+    this.suspended = true;
+    for (const p of this.pauses()) await this.host.exec({ run: p.suspend });
+  }
+
+  /**
+   * After the last role (not in check mode): resume every paused service, changed or not. A
+   * resume that fails is a warning (with the command to run by hand), a failure only when this
+   * run suspended it; a host whose run already failed gets no extra line for it.
+   */
+  private async resume(): Promise<void> {
+    if (this.opts.check) return;
+    for (const p of this.pauses()) {
+      try {
+        await this.host.exec({ run: p.resume });
+      } catch (e) {
+        if (this.failed && !this.suspended) continue;
+        const status = this.suspended ? "failed" : "warning";
+        this.emit({ host: this.host.name, role: p.role, title: `resume after the run (${p.why})`, kind: "step", status, durationMs: 0, commands: [p.resume], reasons: [], error: { message: `${(e as Error).message}; run it by hand on the host: ${p.resume}` } });
+        if (status === "failed") this.failed = true;
+      }
     }
   }
 
@@ -327,6 +365,7 @@ class HostRun {
       }
       if (!this.opts.check) {
         try {
+          await this.suspend();
           for (const c of plan.commands) await this.host.exec(c);
         } finally {
           // Something ran (or half ran): every cached fact may be stale now.

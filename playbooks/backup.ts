@@ -46,15 +46,20 @@ export interface Snapshot {
   tags?: string[];
 }
 
-/** Run one backup on the host through its unit and read what it recorded. */
-export async function backupNow(t: Transport): Promise<BackupRun | { result: "failed"; message: string }> {
-  // The unit's own record, cleared first so an old run's result is never taken for this one's.
-  const r = await t.run(`rm -f ${quote(LAST_RUN)}; systemctl start ${SERVICE}; rc=$?; cat ${quote(LAST_RUN)} 2>/dev/null; exit $rc`, { timeoutMs: 6 * 3600_000 });
+/**
+ * Start a oneshot unit of the backup role (the backup, the drill), wait for it, and read the
+ * record it wrote; the record is cleared first so an old run's result is never taken for this one's.
+ */
+export async function runRecorded<T>(t: Transport, service: string, record: string): Promise<T | { result: "failed"; message: string }> {
+  const r = await t.run(`rm -f ${quote(record)}; systemctl start ${service}; rc=$?; cat ${quote(record)} 2>/dev/null; exit $rc`, { timeoutMs: 6 * 3600_000 });
   const text = r.stdout.trim();
-  if (text.startsWith("{")) return JSON.parse(text) as BackupRun;
+  if (text.startsWith("{")) return JSON.parse(text) as T;
   const why = tail(r.stderr, 3).trim().replace(/\n/g, " ");
-  return { result: "failed", message: why || `systemctl start ${SERVICE} exited ${r.code}: is the backup role converged (backup_enabled: true)?` };
+  return { result: "failed", message: why || `systemctl start ${service} exited ${r.code}: is the backup role converged (backup_enabled: true)?` };
 }
+
+/** Run one backup on the host through its unit and read what it recorded. */
+export const backupNow = (t: Transport) => runRecorded<BackupRun>(t, SERVICE, LAST_RUN);
 
 export async function listSnapshots(t: Transport): Promise<Snapshot[]> {
   const r = await t.run(`${SCRIPT} --list`, { timeoutMs: 600_000 });

@@ -18,26 +18,28 @@ import { defaultIo, parseCommand, runAsScript, withExitCode, type CliIo } from "
 import { nodeResolver } from "../dns/resolver.js";
 import { nodeFetch } from "../dns/https.js";
 import type { Transport } from "../lib/transport/types.js";
-import { CA_BUNDLE } from "../roles/certbot/index.js";
-import { certChecks } from "../roles/certbot/checks.js";
-import { tlsPaths } from "../roles/tls/index.js";
+import { servedChecks, webServedChecks, type CertbotVars } from "../roles/certbot/index.js";
+import { certChecks, forWebName } from "../roles/certbot/checks.js";
 import { writeFileSync } from "node:fs";
 import { Host } from "../lib/host.js";
-import { judgeHost, readFacts, statusFacts, type StatusVars } from "../status/host.js";
+import { judgeHost, readFacts, servicesOf, statusFacts, type StatusVars } from "../status/host.js";
+import { connect } from "node:net";
 import { statusHtml } from "../status/html.js";
+import { CHECK } from "../roles/status/index.js";
+import type { HostSpec } from "../lib/inventory/index.js";
 
 /**
- * The certificate each mail port serves, judged on the host (roles/certbot/checks.ts): the one on
- * disk, chaining to a trusted root, naming the host, > 14 days left (warn) / > 3 days (fail).
+ * The certificate each mail port serves, judged on the host (roles/certbot/checks.ts, with the
+ * certbot role's own options: the same checks as its verify): the one on disk, chaining to a
+ * trusted root, naming the host, > 14 days left (warn) / > 3 days (fail); with the web side on,
+ * 443 too, for the MTA-STS name (the webmail's page is served with the same certificate).
  */
-export async function certificateResults(t: Transport, vars: Record<string, unknown>, fqdn: string): Promise<CheckResult[]> {
-  const p = tlsPaths(String(vars.tls_dir ?? "/etc/mailstead/tls"));
-  const items = await certChecks((cmd) => t.run(cmd, { timeoutMs: 120_000 }), {
-    hostname: fqdn,
-    certPath: p.fullchain,
-    ...(vars.certbot_ca_bundle ? { caFile: CA_BUNDLE } : {}),
-    selfSignedPath: `${p.selfsignedDir}/fullchain.pem`,
-  });
+export async function certificateResults(t: Transport, vars: Record<string, unknown>): Promise<CheckResult[]> {
+  const v = vars as unknown as CertbotVars;
+  const run = (cmd: string) => t.run(cmd, { timeoutMs: 120_000 });
+  const items = await certChecks(run, servedChecks(v));
+  const web = webServedChecks(v);
+  if (web) items.push(...forWebName(await certChecks(run, web), web.hostname));
   return items.map((i) => ({ check: "certificate", record: i.name, status: i.level, detail: i.detail, ...(i.fix ? { fix: i.fix } : {}) }));
 }
 
@@ -51,6 +53,65 @@ export function sshProbe(t: Transport, timeoutSeconds = 8): OutboundProbe {
     if (rc === "0" && /^220/.test(greeting)) return { ok: true, detail: greeting };
     return { ok: false, detail: rc === "124" ? `no answer in ${timeoutSeconds} s (blocked)` : greeting || `exit ${rc}` };
   };
+}
+
+/**
+ * status.ts --test-alert: each host's watchdog script sends one alert by mail and to the push URL
+ * (mailstead-check test-alert, roles/status); a host without the watchdog is a failure.
+ */
+async function testAlerts(hosts: HostSpec[], acceptNew: boolean, io: { out: (s: string) => void; json: boolean; redact: (s: string) => string }): Promise<number> {
+  const all: { host: string; ok: boolean; said: string }[] = [];
+  for (const spec of hosts) {
+    let r: { ok: boolean; said: string };
+    try {
+      const g = await gatherHost(spec, acceptNew);
+      try {
+        const x = await g.transport.run(`if [ -x ${CHECK} ]; then ${CHECK} test-alert; else echo "no watchdog on this host (status_enabled is false, or not converged yet)"; exit 1; fi`, { timeoutMs: 60_000 });
+        r = { ok: x.code === 0, said: `${x.stdout}${x.stderr}`.trim() };
+      } finally {
+        await g.transport.close();
+      }
+    } catch (e) {
+      r = { ok: false, said: `cannot reach the host: ${io.redact((e as Error).message)}` };
+    }
+    all.push({ host: spec.name, ...r });
+    if (!io.json) io.out(`== ${spec.name}\n${r.said}\n${r.ok ? "test alert sent" : "test alert FAILED"}\n`);
+  }
+  if (io.json) io.out(`${JSON.stringify({ testAlert: all }, null, 2)}\n`);
+  return all.every((a) => a.ok) ? 0 : 1;
+}
+
+/** Whether a TCP port answers from this machine (connect only; nothing is sent). */
+function tcpAnswers(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (err?: string) => {
+      sock.destroy();
+      resolve(err);
+    };
+    sock.setTimeout(timeoutMs, () => done(`no answer in ${timeoutMs / 1000} s`));
+    sock.once("connect", () => done());
+    sock.once("error", (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
+/**
+ * status.ts's probe from outside: each port the host's services serve, connected to from the
+ * operator's machine (the host itself only proves it listens; a cloud firewall in between, such
+ * as Oracle's security list, is seen only from outside).
+ */
+export async function outsideResults(spec: HostSpec, timeoutMs = 5000): Promise<CheckResult[]> {
+  const v = spec.vars as unknown as StatusVars & { dns_public_ipv4?: string };
+  const target = v.dns_public_ipv4 || spec.address;
+  const ports = [...new Set(servicesOf(v).flatMap((s) => s.ports))];
+  const answers = await Promise.all(ports.map((p) => tcpAnswers(target, p, timeoutMs)));
+  return ports.map((p, i): CheckResult => {
+    if (answers[i] === undefined) return { check: "outside", record: `${target}:${p}`, status: "pass", detail: "answers from this machine" };
+    const fix = `if the host's own port check passes, something between blocks it: open TCP ${p} in the cloud firewall (Oracle: the VCN's security list or network security group, ingress from 0.0.0.0/0), or check this machine's own network`;
+    // Many home and office networks block outgoing port 25: silence there is not proof of a closed port.
+    if (p === 25) return { check: "outside", record: `${target}:${p}`, status: "warn", detail: `does not answer from this machine (${answers[i]}); many ISPs block outgoing port 25, so try from another network`, fix };
+    return { check: "outside", record: `${target}:${p}`, status: "fail", detail: `does not answer from this machine (${answers[i]})`, fix };
+  });
 }
 
 /** The host's own checks (status.ts): services, ports, queue, disk, memory, bans, reboot, backup (status/host.ts). */
@@ -75,19 +136,20 @@ export async function verifyMain(argv: string[], io: CliIo = defaultIo(), mode: 
       .option("--no-outbound", "skip the outbound port 25 check (no SSH command beyond reading facts)")
       .option("--no-certificates", "skip the checks of the certificate served on 25, 465, 587 and 993")
       .option("--accept-new-host-keys", "trust and record host keys not yet in known_hosts", false);
-    if (status) program.option("--html <file>", "also write a self-contained HTML page of the report");
+    if (status) program.option("--html <file>", "also write a self-contained HTML page of the report").option("--no-outside", "skip connecting to each service port from this machine").option("--test-alert", "send one test alert from each host through every channel its watchdog uses (mail to status_admin_email, status_push_url), and nothing else", false);
     program
       .exitOverride()
       .configureOutput({ writeErr: () => {}, writeOut: (s) => out(s) })
       .allowExcessArguments(false);
     parseCommand(program, argv, `npx tsx playbooks/${mode}.ts -i inventory/hosts.yml [--resolver IP] [--json] [--limit NAME|GROUP]${status ? " [--html FILE]" : ""}`);
-    const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean; html?: string }>();
+    const o = program.opts<{ inventory: string; resolver?: string; json: boolean; limit?: string; outbound: boolean; certificates: boolean; acceptNewHostKeys: boolean; html?: string; testAlert?: boolean; outside: boolean }>();
     if (o.resolver && !isIP(o.resolver)) throw new UsageError(`--resolver ${o.resolver}: not an IP address`);
     const loaded = loadHosts(o.inventory, o.limit, io.env);
     for (const w of loaded.warnings) err(`warning: ${w}\n`);
     const c = colors(colorEnabled(io.stdout, io.env));
     const dns = nodeResolver(o.resolver);
     const all: (CheckResult & { host: string })[] = [];
+    if (o.testAlert) return await testAlerts(loaded.hosts, o.acceptNewHostKeys, { out, json: o.json, redact: loaded.redact });
     for (const spec of loaded.hosts) {
       let results: CheckResult[];
       try {
@@ -96,8 +158,9 @@ export async function verifyMain(argv: string[], io: CliIo = defaultIo(), mode: 
         try {
           const caPem = typeof spec.vars.certbot_ca_bundle === "string" && spec.vars.certbot_ca_bundle ? spec.vars.certbot_ca_bundle : undefined;
           results = status ? await hostResults(g.transport, spec) : [];
+          if (status && o.outside !== false) results.push(...(await outsideResults(spec)));
           results.push(...await runChecks({ host: g.input, dns, fetch: nodeFetch(dns, { caPem }), ...(o.outbound ? { probe: sshProbe(g.transport) } : {}) }));
-          if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars, g.input.fqdn)));
+          if (o.certificates) results.push(...(await certificateResults(g.transport, spec.vars)));
         } finally {
           await g.transport.close();
         }

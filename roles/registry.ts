@@ -21,6 +21,7 @@ import { dns } from "./dns/index.js";
 import { backup } from "./backup/index.js";
 import { web } from "./web/index.js";
 import { webmail } from "./webmail/index.js";
+import { status } from "./status/index.js";
 
 /** Roles applied by playbooks/site.ts, in order. */
 // certbot comes after postfix and dovecot: its verify checks what 25/465/587/993 serve, and
@@ -28,8 +29,9 @@ import { webmail } from "./webmail/index.js";
 // certbot re-points and then reloads them).
 // budget comes right after base: the mail services find their slice drop-ins when their packages install.
 // web comes before certbot: in webroot mode lighttpd must answer the CA on port 80 before the first issuance.
+// status (the watchdog) comes after every service it watches is installed.
 // backup comes last: every role's state is declared and in place.
-export const siteRoles: Role[] = [base, budget, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, web, webmail, certbot, fail2ban, dns, motd, backup];
+export const siteRoles: Role[] = [base, budget, firewall, tls, mailbox, relay, opendkim, opendmarc, postfix, dovecot, web, webmail, certbot, fail2ban, dns, motd, status, backup];
 
 /** Settings of every role, by role name. */
 export const roleSettings: Record<string, Settings> = Object.fromEntries(siteRoles.map((r) => [r.name, r.settings]));

@@ -34,6 +34,14 @@ node -e '
     const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${file}`, "utf8"));
     p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests || 0);
   }
+  // Where the time goes (the suite must stay well under the CI limit): the slowest files.
+  const files = [];
+  for (const file of fs.readdirSync(process.argv[1])) {
+    for (const t of JSON.parse(fs.readFileSync(`${process.argv[1]}/${file}`, "utf8")).testResults) files.push([t.endTime - t.startTime, t.name.replace(/^.*\/tests\//, "tests/")]);
+  }
+  files.sort((a, b) => b[0] - a[0]);
+  console.log("slowest files: " + files.slice(0, 12).map(([ms, n]) => `${n} ${(ms / 1000).toFixed(0)} s`).join(", "));
   console.log(`${p} passed, ${f} failed` + (s ? `, ${s} skipped` : ""));
 ' "$out" || true
+mkdir -p tests/e2e/.output && cp "$out"/*.json tests/e2e/.output/ 2>/dev/null || true
 exit $rc

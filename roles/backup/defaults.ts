@@ -49,6 +49,11 @@ export const backupDefaults = defineDefaults("backup", {
     why: "Once a day at night, when mail is quiet (systemd.time(7) calendar event).",
     schema: { type: "string", pattern: "^[A-Za-z0-9*:,./ ~-]{1,64}$", "x-expected": "a systemd calendar event such as daily or *-*-* 03:30:00" },
   },
+  backup_drill_on_calendar: {
+    default: "*-*-01 04:30:00",
+    why: "Once a month the latest snapshot is restored into a scratch place and compared with the live mail (playbooks/drill.ts does the same now): a backup is proven by restoring it (systemd.time(7) calendar event).",
+    schema: { type: "string", pattern: "^[A-Za-z0-9*:,./ ~-]{1,64}$", "x-expected": "a systemd calendar event such as monthly or *-*-01 04:30:00" },
+  },
   backup_randomized_delay: {
     default: "30m",
     why: "Spread over half an hour so several hosts do not hit one repository at the same second (systemd.timer(5) RandomizedDelaySec).",

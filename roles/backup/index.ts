@@ -19,6 +19,7 @@ import { derived } from "../derived.js";
 import { field } from "../../lib/text.js";
 import type { MailboxVars } from "../mailbox/model.js";
 import { backupDefaults } from "./defaults.js";
+import { MONIT_SOCKET, MONITRC } from "../status/paths.js";
 
 export type BackupVars = VarsOf<typeof backupDefaults> & Pick<BaseVars, "base_hostname" | "base_domain"> & Pick<MailboxVars, "mailbox_root">;
 
@@ -28,6 +29,10 @@ export const CACHE_DIR = "/var/cache/mailstead/restic";
 export const SCRIPT = "/usr/local/sbin/mailstead-backup";
 export const SERVICE = "mailstead-backup.service";
 export const TIMER = "mailstead-backup.timer";
+/** The monthly restore drill (mailstead-backup --drill) and its record, read by drill.ts and the status checks. */
+export const DRILL_SERVICE = "mailstead-drill.service";
+export const DRILL_TIMER = "mailstead-drill.timer";
+export const DRILL_RUN = `${STATE_DIR}/drill.json`;
 /** What the last run left (result, snapshot, files, bytes added, start and end): backup.ts and the status checks read it. */
 export const LAST_RUN = `${STATE_DIR}/last.json`;
 const UNITS = "/etc/systemd/system";
@@ -68,7 +73,7 @@ export const backup = defineRole<BackupVars>({
     off: () => [
       {
         title: `Stop the scheduled backups (backup_enabled is false)`,
-        action: command({ run: `systemctl disable --now ${TIMER}`, onlyIf: `systemctl is-enabled --quiet ${TIMER} || systemctl is-active --quiet ${TIMER}` }),
+        action: command({ run: `systemctl disable --now ${TIMER} ${DRILL_TIMER}`, onlyIf: `systemctl is-enabled --quiet ${TIMER} || systemctl is-active --quiet ${TIMER} || systemctl is-enabled --quiet ${DRILL_TIMER} || systemctl is-active --quiet ${DRILL_TIMER}` }),
       },
     ],
   },
@@ -139,25 +144,33 @@ export const backup = defineRole<BackupVars>({
             sftp_command: sftp ? sftpCommand(sftp) : "",
             mailbox_root: v.mailbox_root,
             aside_dir: ASIDE_DIR,
+            // a restore pauses the watchdog (the status role's monit) while Dovecot is stopped
+            monit_socket: MONIT_SOCKET,
+            monitrc: MONITRC,
             local: v.backup_repository.startsWith("/"),
           }),
         }),
       },
-      unit(SERVICE, "mailstead-backup.service", { script: SCRIPT }),
-      unit(TIMER, "mailstead-backup.timer"),
+      unit(SERVICE, "mailstead-backup.service", { script: SCRIPT, drill: false }),
+      unit(TIMER, "mailstead-backup.timer", { drill: false }),
+      unit(DRILL_SERVICE, "mailstead-backup.service", { script: `${SCRIPT} --drill`, drill: true }),
+      unit(DRILL_TIMER, "mailstead-backup.timer", { drill: true }),
       { title: "Load the unit files", flush: true },
       { title: `Run backups on schedule (${TIMER})`, action: systemd.service({ name: TIMER, enabled: true, running: true }) },
+      { title: `Run the restore drill on schedule (${DRILL_TIMER})`, action: systemd.service({ name: DRILL_TIMER, enabled: true, running: true }) },
     );
     return steps;
   },
   handlers: () => [{ name: "daemon-reload", action: systemd.daemonReload() }],
-  verifyFacts: () => [ref(systemdUnit, TIMER), ref(fileContent, `${CONF_DIR}/paths`)],
+  verifyFacts: () => [ref(systemdUnit, TIMER), ref(systemdUnit, DRILL_TIMER), ref(fileContent, `${CONF_DIR}/paths`)],
   verify(ctx) {
     const t = ctx.fact(ref(systemdUnit, TIMER));
+    const d = ctx.fact(ref(systemdUnit, DRILL_TIMER));
     const listed = (ctx.fact(ref(fileContent, `${CONF_DIR}/paths`)) ?? "").split("\n").filter((l) => l && !l.startsWith("#"));
     const want = backupPaths(ctx.state);
     return [
       { name: `${TIMER} is scheduled`, ok: t.unitFile === "enabled" && t.active === "active", detail: `${TIMER}: ${t.unitFile || "not installed"}, ${t.active}` },
+      { name: `${DRILL_TIMER} is scheduled`, ok: d.unitFile === "enabled" && d.active === "active", detail: `${DRILL_TIMER}: ${d.unitFile || "not installed"}, ${d.active}` },
       { name: "every role's state is in the backup list", ok: want.every((p) => listed.includes(p)), detail: `missing: ${want.filter((p) => !listed.includes(p)).join(" ")}` },
     ];
   },

@@ -34,8 +34,8 @@ export const budgetDefaults = defineDefaults("budget", {
     schema: size,
   },
   budget_services: {
-    default: ["postfix@.service", "postfix.service", "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service", "lighttpd.service", "mailstead-webmail.service", "mailstead-webmail-php.service"],
-    why: "The long-running mail services charged to the slice (lighttpd: the web role's; the webmail's proxy and PHP while they run). Debian 12 runs Postfix as postfix@-.service (the template's drop-in covers it), Debian 13 as postfix.service.",
+    default: ["postfix@.service", "postfix.service", "dovecot.service", "opendkim.service", "opendmarc.service", "fail2ban.service", "lighttpd.service", "mailstead-webmail.service", "mailstead-webmail-php.service", "monit.service"],
+    why: "The long-running mail services charged to the slice (lighttpd: the web role's; the webmail's proxy and PHP while they run; monit, the status role's watchdog). Debian 12 runs Postfix as postfix@-.service (the template's drop-in covers it), Debian 13 as postfix.service.",
     schema: { type: "array", items: service, uniqueItems: true },
   },
   budget_service_memory_max: {

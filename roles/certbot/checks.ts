@@ -147,6 +147,11 @@ export async function certChecks(run: (cmd: string) => Promise<{ stdout: string 
 }
 
 /** As verify checks: a warn item is a warning, a fail item a failure; the fix goes in the detail. */
+/** The checks of the web side's 443 (webServedChecks): its days left are the mail ports' (one certificate), each named with the web name. */
+export function forWebName<T extends { name: string }>(items: T[], hostname: string): T[] {
+  return items.filter((i) => !/days left/.test(i.name)).map((i) => ({ ...i, name: `${i.name} (${hostname})` }));
+}
+
 export function toVerifyChecks(items: CertCheckItem[]): VerifyCheck[] {
   return items.map((i) => ({
     name: i.name,

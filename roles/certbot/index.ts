@@ -29,7 +29,7 @@ import { defineRole, type FlushStep, type RoleProblem, type Step } from "../../l
 import { quote } from "../../lib/shell.js";
 import { failStep } from "../postfix/version.js";
 import { tlsPaths, type TlsVars } from "../tls/index.js";
-import { certCheckRef, toVerifyChecks, type CertCheckOptions } from "./checks.js";
+import { certCheckRef, forWebName, toVerifyChecks, type CertCheckOptions } from "./checks.js";
 import { certbotDefaults, type DnsPlugin } from "./defaults.js";
 import type { VarsOf } from "../../lib/defaults.js";
 import { siteHost, type WebVars } from "../web/index.js";
@@ -322,7 +322,7 @@ export const certbot = defineRole<CertbotVars>({
     if (v.certbot_mode === "none") return [];
     const checks = toVerifyChecks(ctx.fact(certCheckRef(servedChecks(v))));
     const web = webServedChecks(v);
-    if (web) checks.push(...toVerifyChecks(ctx.fact(certCheckRef(web))).filter((c) => !/days left/.test(c.name)).map((c) => ({ ...c, name: `${c.name} (${web.hostname})` })));
+    if (web) checks.push(...forWebName(toVerifyChecks(ctx.fact(certCheckRef(web))), web.hostname));
     if (isCertbotMode(v.certbot_mode)) {
       const t = ctx.fact(TIMER);
       checks.push({ name: "certbot.timer renews the certificate", ok: t.unitFile === "enabled" && t.active === "active", detail: `certbot.timer: ${t.unitFile || "not installed"}, ${t.active}` });

@@ -38,7 +38,7 @@ export const dnsDefaults = defineDefaults("dns", {
   dns_dmarc_rua: {
     format: formats.address(),
     default: "",
-    why: "Where aggregate DMARC reports go (rua=mailto:); empty = postmaster@<mail domain>, which exists on every mailstead host (RFC 2142).",
+    why: "Where aggregate DMARC reports go (rua=mailto:); empty = status_admin_email when it is an address of the mail domain, else postmaster@<mail domain>, which exists on every mailstead host (RFC 2142).",
     schema: { type: "string", pattern: "^$|^[^@\\s]+@[^@\\s]+$", "x-expected": "a mail address, or empty" },
   },
   dns_tlsrpt_enabled: {

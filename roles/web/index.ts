@@ -152,7 +152,7 @@ export const web = defineRole<WebVars>({
       { title: `Create ${v.certbot_webroot_path}/.well-known/acme-challenge`, action: directory({ path: `${v.certbot_webroot_path}/.well-known/acme-challenge`, mode: "0755" }) },
       { title: `Render ${LIGHTTPD_CONF}`, action: file({ path: LIGHTTPD_CONF, content: conf, validate: "lighttpd -tt -f %s" }), notify: "restart lighttpd" },
       { title: `Create ${posix.dirname(LISTENING_DROPIN)}`, action: directory({ path: posix.dirname(LISTENING_DROPIN), mode: "0755" }) },
-      { title: "Count lighttpd as started once it listens", action: file({ path: LISTENING_DROPIN, content: ctx.template("lighttpd-listening.conf") }), notify: ["daemon-reload", "restart lighttpd"] },
+      { title: "Count lighttpd as started once it listens; a reload restarts it", action: file({ path: LISTENING_DROPIN, content: ctx.template("lighttpd-listening.conf") }), notify: ["daemon-reload", "restart lighttpd"] },
       { title: "Load the unit files", flush: true },
       { title: "Run lighttpd", action: systemd.service({ name: "lighttpd", enabled: true, running: true }) },
     ];

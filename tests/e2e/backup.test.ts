@@ -3,11 +3,12 @@
  * host backs up over SFTP to the backup target (`vault`), through `playbooks/backup.ts` as a
  * user runs it. A message delivered just before is in the snapshot byte for byte, the DKIM
  * key too, a half-written message in a Maildir's tmp/ is not; the repository on the target
- * holds no readable mail; a wrong password fails loudly and changes nothing. Then the
+ * holds no readable mail; the drill restores the latest snapshot into scratch and passes, and
+ * fails naming a message a snapshot lacks; a wrong password fails loudly and changes nothing. Then the
  * disaster: both hosts are destroyed and rebuilt from their backups with restore.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ensureLab, recreate, sshRun, type LabState } from "../lab/index.js";
+import { ensureLab, LAB_NET, recreate, sshRun, type LabState } from "../lab/index.js";
 import { quote } from "../../lib/shell.js";
 import { playbook, site, stepsWith } from "./helpers.js";
 
@@ -77,6 +78,88 @@ describe("backups (restic over SFTP to the lab's backup target, Debian 12 and 13
       }
     } finally {
       for (const h of mx) await root(h, `rm -f /var/mail/vhosts/*/*/Maildir/tmp/1.partial.${tags[h.name]}`, { nothrow: true });
+    }
+  });
+
+  it("drill.ts restores the latest snapshot into scratch and passes; a snapshot made without one message fails the drill, naming it, and status.ts says so (both releases)", async () => {
+    const mx = lab.hosts.filter((h) => h.name === "mx1" || h.name === "mx2");
+    type Drill = { result: string; message: string; messages: number; hashed: number; missing: number; differ: number; files: number; problems: string[] };
+    const drill = async () => {
+      const r = await playbook("playbooks/drill.ts", ["-i", lab.inventory, "--limit", "mx1,mx2", "--json"]);
+      return { code: r.code, runs: JSON.parse(r.stdout) as Record<string, Drill>, r };
+    };
+    const good = await drill();
+    expect(good.code, good.r.stdout + good.r.stderr).toBe(0);
+    for (const h of mx) {
+      const d = good.runs[h.name]!;
+      expect(d, h.name).toMatchObject({ result: "ok", missing: 0, differ: 0, problems: [] });
+      expect(d.messages, h.name).toBeGreaterThan(0);
+      expect(d.hashed, h.name).toBeGreaterThan(0);
+      // the DKIM key, the user db, the certificate...
+      expect(d.files, h.name).toBeGreaterThan(2);
+      console.log(`drill ${h.name}: ${d.message}`);
+    }
+    // A snapshot that lacks a message delivered before it began, as restic makes it when told to
+    // leave the file out: the drill names the message.
+    const files = Object.fromEntries(await Promise.all(mx.map(async (h) => [h.name, await deliver(h, `drill-${h.name}-${Date.now()}`)] as const)));
+    await new Promise((res) => setTimeout(res, 11_000));
+    for (const h of mx) {
+      const base = files[h.name]!.split("/").pop()!.replace(/:2,.*$/, "");
+      const r = await root(h, `mailstead-backup --restic backup --host ${h.name}.${h.domain} --tag mailstead --files-from /var/lib/mailstead/backup/paths --exclude-file /etc/mailstead/backup/excludes --exclude ${quote(`${base}*`)} >/dev/null`);
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    try {
+      const bad = await drill();
+      expect(bad.code).toBe(1);
+      for (const h of mx) {
+        const d = bad.runs[h.name]!;
+        const key = files[h.name]!.replace(/\/(cur|new)\/([^/:]+).*$/, "/$2");
+        expect(d, h.name).toMatchObject({ result: "failed", missing: 1, problems: [`missing from the snapshot: ${key}`] });
+      }
+      const st = await playbook("playbooks/status.ts", ["-i", lab.inventory, "--limit", "mx1,mx2", "--resolver", LAB_NET.address, "--no-certificates", "--no-outside", "--json"]);
+      const results = (JSON.parse(st.stdout) as { results: { host: string; check: string; status: string; detail: string }[] }).results.filter((x) => x.check === "drill");
+      for (const h of mx) expect(results.find((x) => x.host === h.name), h.name).toMatchObject({ status: "fail", detail: expect.stringContaining("missing from the snapshot") });
+    } finally {
+      // a complete snapshot again, and a drill that passes, for the tests after this one
+      const b = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2"]);
+      expect(b.code, b.stdout + b.stderr).toBe(0);
+    }
+    const again = await drill();
+    expect(again.code, again.r.stdout).toBe(0);
+  });
+
+  it("restore.ts --user brings one user's deleted message back into Restored-<time>/, the live folders untouched; a folder the snapshot lacks fails, saying so (both releases)", async () => {
+    const mx = lab.hosts.filter((h) => h.name === "mx1" || h.name === "mx2");
+    const tags = Object.fromEntries(mx.map((h) => [h.name, `undelete-${h.name}-${Date.now()}`]));
+    await Promise.all(mx.map((h) => deliver(h, tags[h.name]!)));
+    const b = await playbook("playbooks/backup.ts", ["-i", lab.inventory, "--limit", "mx1,mx2"]);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    const inbox = async (h: LabHost) => (await root(h, `doveadm mailbox status -u ${USER[h.name]} messages INBOX`)).stdout.trim();
+    const today = new Date().toISOString().slice(0, 10);
+    try {
+      // the user deletes it (expunged: the file is gone)
+      for (const h of mx) await root(h, `doveadm expunge -u ${USER[h.name]} mailbox INBOX header Subject ${quote(tags[h.name]!)}`);
+      const before = Object.fromEntries(await Promise.all(mx.map(async (h) => [h.name, await inbox(h)] as const)));
+      const runs = await Promise.all(mx.map((h) => playbook("playbooks/restore.ts", ["-i", lab.inventory, "--limit", h.name, "--user", USER[h.name]!.split("@")[0]!, "--folder", "INBOX", "--since", today])));
+      for (const [i, h] of mx.entries()) {
+        const r = runs[i]!;
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const folder = /are in the folder (Restored-\d{8}-\d{6})/.exec(r.stdout)?.[1];
+        expect(folder, r.stdout).toBeDefined();
+        // the message, whole, in the restored folder; the live INBOX as the user left it
+        const got = await root(h, `doveadm fetch -u ${USER[h.name]} text mailbox ${quote(`${folder}/INBOX`)} header Subject ${quote(tags[h.name]!)}`);
+        expect(got.stdout, h.name).toContain(`backup me: ${tags[h.name]}`);
+        expect(await inbox(h), h.name).toBe(before[h.name]);
+        expect((await root(h, `doveadm mailbox list -u ${USER[h.name]} -s`)).stdout, `${h.name}: subscribed`).toContain(`${folder}/INBOX`);
+      }
+      const restored = async () => (await root(mx[0]!, "doveadm mailbox list -u alice@example.test 'Restored-*'")).stdout.trim();
+      const had = await restored();
+      const none = await playbook("playbooks/restore.ts", ["-i", lab.inventory, "--limit", "mx1", "--user", "alice", "--folder", "No such folder"]);
+      expect(none.code, none.stdout + none.stderr).toBe(1);
+      expect(none.stdout).toContain('has no folder "No such folder" of alice@example.test');
+      expect(await restored(), "no empty folder left behind").toBe(had);
+    } finally {
+      for (const h of mx) await root(h, `doveadm mailbox list -u ${USER[h.name]} 'Restored-%' | while IFS= read -r m; do doveadm mailbox delete -u ${USER[h.name]} -r -s "$m"; done`, { nothrow: true });
     }
   });
 

@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteRecord, ensureLab, lookup, setRecord, type LabState } from "../lab/index.js";
+import { deleteRecord, ensureLab, labHost, lookup, setRecord, sshRun, type LabState } from "../lab/index.js";
 import { dnsLabVars, LAB_DNSBL, LAB_RESOLVER, publishDns, type DnsSnapshot } from "./dns-lab.js";
 import { playbook, site, stepsWith } from "./helpers.js";
 import { testUsers, writeMailInventory, type MailInventory } from "./mail-inventory.js";
@@ -135,6 +135,19 @@ describe("dns.ts and verify.ts against the lab DNS", () => {
     }
   });
 
+  it("a DKIM record removed from DNS fails naming the selector, and passes once published again", async () => {
+    await deleteRecord("mail._domainkey.example.test", "TXT", { state: lab });
+    try {
+      const r = await verify();
+      expect(r.code).toBe(1);
+      expect(failing(r.json)).toEqual([expect.stringMatching(/^dkim mail\._domainkey\.example\.test/)]);
+      expect(r.json.results.find((x) => x.check === "dkim" && x.status === "fail")!.fix).toBeTruthy();
+    } finally {
+      await publishDns(inv.path, lab);
+    }
+    expect((await verify()).code).toBe(0);
+  });
+
   it("a missing DMARC record fails naming DMARC", async () => {
     await deleteRecord("_dmarc.example.test", "TXT", { state: lab });
     const r = await verify();
@@ -143,15 +156,34 @@ describe("dns.ts and verify.ts against the lab DNS", () => {
     await publishDns(inv.path, lab);
   });
 
+  it("a list answering 127.255.255.254 (Spamhaus: your resolver is refused) is a resolver problem, not a listing", async () => {
+    await setRecord(`10.100.51.198.${LAB_DNSBL}`, "A", ["127.255.255.254"], { state: lab });
+    try {
+      const r = await verify();
+      expect(r.code).toBe(0);
+      const d = r.json.results.find((x) => x.check === "dnsbl" && x.record === `198.51.100.10 on ${LAB_DNSBL}`)!;
+      expect(d).toMatchObject({ status: "warn", detail: expect.stringContaining("query refused") });
+      expect(d.fix).toMatch(/resolver of your own/);
+    } finally {
+      await deleteRecord(`10.100.51.198.${LAB_DNSBL}`, "A", { state: lab });
+    }
+  });
+
   it("the host's address listed on a (lab) DNSBL fails naming the list", async () => {
     await setRecord(`10.100.51.198.${LAB_DNSBL}`, "A", ["127.0.0.2"], { state: lab });
     try {
       const r = await verify();
       expect(r.code).toBe(1);
       expect(failing(r.json)).toEqual([`dnsbl 198.51.100.10 on ${LAB_DNSBL}`]);
+      // the host's watchdog sees it too, through the host's own resolver (its hourly check)
+      const w = await sshRun(labHost(lab, "mx1"), "sudo -n mailstead-check dnsbl", { nothrow: true });
+      expect(w.exitCode, w.stdout + w.stderr).toBe(1);
+      expect(w.stdout).toContain(`198.51.100.10 on ${LAB_DNSBL} (127.0.0.2)`);
     } finally {
       await deleteRecord(`10.100.51.198.${LAB_DNSBL}`, "A", { state: lab });
     }
     expect((await verify()).code).toBe(0);
+    const w = await sshRun(labHost(lab, "mx1"), "sudo -n mailstead-check dnsbl", { nothrow: true });
+    expect(w.exitCode, w.stdout + w.stderr).toBe(0);
   });
 });

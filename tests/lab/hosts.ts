@@ -53,9 +53,24 @@ export const HOSTS: readonly HostDef[] = [
 ];
 
 /** Zones served by the lab DNS: every host domain, plus the reverse zone. */
+/**
+ * The block lists postscreen asks by default (postfix_postscreen_dnsbl_sites) and the lab's own
+ * (bl.example.net), each with its RFC 5782 test entry (2.0.0.127.<list>) as the real list answers
+ * it. The lab's DNS serves their zones, so the lists answer inside the lab (nothing leaves
+ * 198.51.100.0/24) and tests can list an address or make a list refuse the resolver
+ * (Spamhaus's 127.255.255.254) with one DNS update.
+ */
+export const LAB_DNSBLS: { list: string; zone: string; test: string[] }[] = [
+  { list: "zen.spamhaus.org", zone: "spamhaus.org", test: ["127.0.0.2", "127.0.0.4", "127.0.0.10"] },
+  { list: "bl.spamcop.net", zone: "spamcop.net", test: ["127.0.0.2"] },
+  { list: "b.barracudacentral.org", zone: "barracudacentral.org", test: ["127.0.0.2"] },
+  { list: "list.dnswl.org", zone: "dnswl.org", test: ["127.0.10.0"] },
+  { list: "bl.example.net", zone: "example.net", test: ["127.0.0.2"] },
+];
+
 export function labZones(hosts: readonly HostDef[] = HOSTS): string[] {
   const domains = [...new Set(hosts.map((h) => h.domain))];
-  return [...domains, LAB_NET.reverseZone];
+  return [...new Set([...domains, ...LAB_DNSBLS.map((l) => l.zone)]), LAB_NET.reverseZone];
 }
 
 export function fqdn(h: HostDef): string {

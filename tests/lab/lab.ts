@@ -131,6 +131,13 @@ function writeInventory(hosts: HostDef[]): void {
     const list = users.filter((u) => u.host === h.name);
     return list.length ? { mailbox_users: list.map((u) => ({ name: u.name, password_hash: u.hash })) } : {};
   };
+  // The watchdog's alerts go to a mailbox on the other mail host: a server's own trouble must not
+  // keep its alert in it (and the test reads it there while this host's Dovecot is down).
+  const adminVars = (h: HostDef) => {
+    const other = hosts.find((o) => o.group === "mail" && o.name !== h.name);
+    const u = other && users.find((x) => x.host === other.name);
+    return h.group === "mail" && other && u ? { status_admin_email: `${u.name}@${other.domain}` } : {};
+  };
   const inv = {
     // The lab host runs converges and opens many SSH connections: it is the admin.
     // Only Pebble issues certificates in the lab: hosts the table does not mark keep the self-signed one.
@@ -149,7 +156,7 @@ function writeInventory(hosts: HostDef[]): void {
         {
           address: h.address,
           ssh: { user: LOGIN_USER, port: 22, key: paths.sshKey, known_hosts: paths.knownHosts },
-          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...(h.web ? { web_enabled: true, webmail_enabled: true, webmail_idle_stop_seconds: LAB_WEBMAIL_IDLE_SECONDS } : {}), ...backups.vars(h) },
+          vars: { base_hostname: h.name, base_domain: h.domain, ...mailVars(h), ...certbotVars(h), ...(h.web ? { web_enabled: true, webmail_enabled: true, webmail_idle_stop_seconds: LAB_WEBMAIL_IDLE_SECONDS } : {}), ...backups.vars(h), ...adminVars(h) },
         },
       ]),
     ),

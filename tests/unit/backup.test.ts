@@ -6,6 +6,7 @@
  * forgotten, a missing repository is created but an unreadable one never is.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -17,6 +18,7 @@ import { backupDefaults } from "../../roles/backup/defaults.js";
 import { siteRoles } from "../../roles/registry.js";
 import { siteVars } from "./role-fixture.js";
 import { backupMain } from "../../playbooks/backup.js";
+import { checkFolder, checkSince, restoreMain } from "../../playbooks/restore.js";
 
 const ctx = { host: "h", loginUser: "debian" };
 const vars = (over: Record<string, unknown> = {}) =>
@@ -74,7 +76,9 @@ case " $* " in
       password) echo "Fatal: wrong password or no key found" >&2; exit 1 ;;
     esac ;;
   *" init "*) echo ok > "$FAKE/open"; exit 0 ;;
+  *" snapshots "*) cat "$FAKE/snapshots.json" 2>/dev/null || echo "[]" ;;
   *" restore "*)
+    [ -f "$FAKE/restore-fails" ] && { echo "Fatal: unable to load snapshot: pack 3f2a not found" >&2; exit 1; }
     target=$(printf '%s\n' "$@" | sed -n '/^--target$/{n;p}')
     mkdir -p "$target" && cp -a "$FAKE/snapshot/." "$target/" ;;
   *" backup "*)
@@ -87,6 +91,13 @@ case " $* " in
   *) exit 0 ;;
 esac
 `;
+
+/** Write a file under root, its folders made. */
+const put = (root: string, rel: string, content: string) => {
+  mkdirSync(join(root, rel, ".."), { recursive: true });
+  writeFileSync(join(root, rel), content);
+};
+const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
 function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
   const d = mkdtempSync(join(tmpdir(), "backup-script-"));
@@ -109,6 +120,8 @@ function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
     sftp_command: "",
     mailbox_root: join(d, "live/mail"),
     aside_dir: join(d, "aside"),
+    monit_socket: join(d, "fake/monit.sock"),
+    monitrc: "/etc/monit/monitrc",
     local: false,
   });
   writeFileSync(join(d, "mailstead-backup"), script);
@@ -193,10 +206,6 @@ describe("mailstead-backup --restore (merge, never replace the mail; owners by n
     const live = join(s.d, "live");
     const snap = join(s.d, "fake/snapshot");
     const box = "mail/example.test/alice/Maildir";
-    const put = (root: string, rel: string, content: string) => {
-      mkdirSync(join(root, rel, ".."), { recursive: true });
-      writeFileSync(join(root, rel), content);
-    };
     // The snapshot: two messages, its UIDs and UIDVALIDITY, an index; a key; the owners manifest.
     put(join(snap, live), `${box}/cur/1000.M1.mx1:2,S`, "message one\n");
     put(join(snap, live), `${box}/cur/1001.M2.mx1:2,`, "message two\n");
@@ -214,7 +223,6 @@ describe("mailstead-backup --restore (merge, never replace the mail; owners by n
     writeFileSync(join(s.d, "conf/paths"), `${join(live, "keys")}\n${join(live, "mail")}\n`);
     return { ...s, live, box };
   }
-  const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
   it("brings back what the live mail lacks, keeps every live message, takes the snapshot's UIDs past a margin, puts the key back", async () => {
     const s = restoreSetup();
@@ -246,12 +254,144 @@ describe("mailstead-backup --restore (merge, never replace the mail; owners by n
     expect(list(join(m, "new"))).toEqual(["2000.M9.mx1"]);
   });
 
+  /** Stand-ins for systemctl (monit and Dovecot running) and monit, logging to fake/svc; monit's control socket listening. */
+  async function withWatchdog(s: ReturnType<typeof restoreSetup>, body: () => Promise<void>) {
+    const bin = join(s.d, "fake/bin");
+    writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "systemctl $*" >> "$FAKE/svc"\ncase "$*" in "is-active dovecot.service") echo active ;; esac\nexit 0\n`, { mode: 0o755 });
+    writeFileSync(join(bin, "monit"), `#!/bin/sh\necho "monit $*" >> "$FAKE/svc"\n`, { mode: 0o755 });
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(join(s.d, "fake/monit.sock"), r));
+    try {
+      await body();
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }
+  const svc = (s: { d: string }) => (existsSync(join(s.d, "fake/svc")) ? readFileSync(join(s.d, "fake/svc"), "utf8").trim().split("\n") : []);
+
+  it("the watchdog is paused while Dovecot is stopped for the merge, and watches again after; a restore that fails leaves both stopped and the backup's record untouched", async () => {
+    const s = restoreSetup();
+    await withWatchdog(s, async () => {
+      const r = await s.run("--restore latest");
+      expect(r.code, r.stderr).toBe(0);
+    });
+    const calls = svc(s).filter((c) => !c.startsWith("systemctl is-active"));
+    expect(calls).toEqual([
+      "monit -c /etc/monit/monitrc unmonitor all",
+      "systemctl stop dovecot.service",
+      "systemctl start dovecot.service",
+      "monit -c /etc/monit/monitrc monitor all",
+      "systemctl try-restart opendkim.service postfix.service",
+    ]);
+    // A path that cannot be put back (its parent is a file on the host): the restore stops there.
+    const f = restoreSetup();
+    put(join(f.d, "fake/snapshot", f.live), "blocked/x", "from the snapshot\n");
+    writeFileSync(join(f.live, "blocked"), "a file where a directory should be\n");
+    writeFileSync(join(f.d, "conf/paths"), `${join(f.live, "mail")}\n${join(f.live, "blocked/x")}\n`);
+    await withWatchdog(f, async () => {
+      const r = await f.run("--restore latest");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`putting ${join(f.live, "blocked/x")} back failed`);
+    });
+    expect(svc(f).filter((c) => !c.startsWith("systemctl is-active"))).toEqual(["monit -c /etc/monit/monitrc unmonitor all", "systemctl stop dovecot.service"]);
+    expect(existsSync(join(f.d, "state/last.json")), "a failed restore is not a failed backup").toBe(false);
+  });
+
   it.runIf(process.getuid?.() === 0)("owners come back by name, not by number", async () => {
     const s = restoreSetup();
     // In the snapshot the key belonged to uid 54321, which the manifest says was root's.
     chownSync(join(s.d, "fake/snapshot", s.live, "keys/mail.private"), 54321, 0);
     expect((await s.run("--restore latest")).code).toBe(0);
     expect(statSync(join(s.live, "keys/mail.private")).uid).toBe(0);
+  });
+});
+
+describe("mailstead-backup --drill (the latest snapshot restored into a scratch place, compared with the live state)", () => {
+  /** Live mail and a snapshot of it taken `offset` seconds from now (ahead: every live file existed when it began). */
+  function drillSetup(offset = 120) {
+    const s = scriptSetup("ok", []);
+    const live = join(s.d, "live");
+    const snap = join(s.d, "fake/snapshot");
+    const box = "mail/example.test/alice/Maildir";
+    const both = (rel: string, content: string, liveRel = rel) => {
+      put(join(snap, live), rel, content);
+      put(live, liveRel, content);
+    };
+    both(`${box}/cur/1000.M1.mx1,S=12:2,S`, "message one\n");
+    // flagged since the snapshot: another name, the same message
+    both(`${box}/cur/1001.M2.mx1,S=12:2,`, "message two\n", `${box}/cur/1001.M2.mx1,S=12:2,FS`);
+    both(`${box}/.Sent/cur/1002.M3.mx1,S=14:2,S`, "message three\n");
+    both(`${box}/dovecot-uidlist`, "3 V111 N4 Gabc\n1 :1000.M1.mx1\n2 :1001.M2.mx1\n");
+    both(`${box}/.Sent/dovecot-uidlist`, "3 V112 N2 Gabd\n1 :1002.M3.mx1\n");
+    both("keys/mail.private", "the key DNS publishes\n");
+    // deleted since the snapshot: counted, not judged
+    put(join(snap, live), `${box}/cur/0999.M0.mx1,S=10:2,ST`, "was here\n");
+    writeFileSync(join(s.d, "conf/paths"), `${join(live, "keys")}\n${join(live, "mail")}\n`);
+    const time = new Date(Date.now() + offset * 1000).toISOString().replace("Z", "123456Z");
+    writeFileSync(join(s.d, "fake/snapshots.json"), JSON.stringify([{ id: "aaaa1111".repeat(8), short_id: "aaaa1111", time: "2020-01-01T00:00:00.5Z" }, { id: "bbbb2222".repeat(8), short_id: "bbbb2222", time }]));
+    const drill = () => JSON.parse(readFileSync(join(s.d, "state/drill.json"), "utf8")) as { result: string; message: string; snapshot: string; folders: number; messages: number; hashed: number; missing: number; differ: number; gone: number; files: number; problems: string[] };
+    return { ...s, live, box, put, drill, mail: join(live, "mail") };
+  }
+
+  it("a snapshot that holds everything passes: the latest restored into scratch, counted, compared byte for byte, the scratch removed", async () => {
+    const s = drillSetup();
+    const r = await s.run("--drill");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/drill passed: snapshot bbbb2222 .*: 4 messages in 2 folders restored, 3 compared byte for byte, 1 other files; 1 deleted since/);
+    expect(s.drill()).toMatchObject({ result: "ok", snapshot: "bbbb2222".repeat(8), folders: 2, messages: 4, hashed: 3, missing: 0, differ: 0, gone: 1, files: 1, problems: [] });
+    expect(s.calls()).toContain(`restore ${"bbbb2222".repeat(8)} --target ${join(s.d, "state/drill/stage")}`);
+    expect(existsSync(join(s.d, "state/drill/stage"))).toBe(false);
+    // the live mail is never touched
+    expect(list(join(s.mail, "example.test/alice/Maildir/cur"))).toEqual(["1000.M1.mx1,S=12:2,S", "1001.M2.mx1,S=12:2,FS"]);
+  });
+
+  it("a live message older than the snapshot and not in it fails, naming it; one newer than the snapshot is not judged", async () => {
+    const s = drillSetup();
+    s.put(s.live, `${s.box}/new/2000.M9.mx1,S=5`, "lost\n");
+    const r = await s.run("--drill");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`missing from the snapshot: ${s.mail}/example.test/alice/Maildir/2000.M9.mx1,S=5`);
+    expect(s.drill()).toMatchObject({ result: "failed", missing: 1, problems: [`missing from the snapshot: ${s.mail}/example.test/alice/Maildir/2000.M9.mx1,S=5`] });
+    // the same message delivered after a snapshot that began before it
+    const later = drillSetup(-120);
+    later.put(later.live, `${later.box}/new/2000.M9.mx1,S=5`, "new since\n");
+    const ok = await later.run("--drill");
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(later.drill()).toMatchObject({ result: "ok", missing: 0 });
+  });
+
+  it("a message whose bytes differ, a key that differs, a next UID past the live one: each fails, named", async () => {
+    const s = drillSetup();
+    writeFileSync(join(s.d, "fake/snapshot", s.live, s.box, "cur/1000.M1.mx1,S=12:2,S"), "message 0ne\n");
+    writeFileSync(join(s.d, "fake/snapshot", s.live, "keys/mail.private"), "another key\n");
+    writeFileSync(join(s.d, "fake/snapshot", s.live, s.box, ".Sent/dovecot-uidlist"), "3 V112 N9 Gabd\n1 :1002.M3.mx1\n");
+    const r = await s.run("--drill");
+    expect(r.code).toBe(1);
+    expect(s.drill().problems.sort()).toEqual([
+      `differs from the live file: ${s.live}/keys/mail.private`,
+      `differs from the live message: ${s.mail}/example.test/alice/Maildir/cur/1000.M1.mx1,S=12:2,S`,
+      `next UID 9 in the snapshot is past the live 2: ${s.mail}/example.test/alice/Maildir/.Sent`,
+    ]);
+    expect(s.drill()).toMatchObject({ result: "failed", differ: 1 });
+    // a folder made again since (another UIDVALIDITY) is not a UID problem
+    writeFileSync(join(s.live, s.box, ".Sent/dovecot-uidlist"), "3 V999 N2 Gzzz\n1 :1002.M3.mx1\n");
+    await s.run("--drill");
+    expect(s.drill().problems.filter((p) => p.startsWith("next UID"))).toEqual([]);
+  });
+
+  it("no snapshot yet, or a restore restic cannot do: failed with the reason, and the record says so", async () => {
+    const none = drillSetup();
+    writeFileSync(join(none.d, "fake/snapshots.json"), "[]");
+    const r = await none.run("--drill");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/drill FAILED: no snapshot of mx1\.example\.test yet: back up first/);
+    expect(none.drill()).toMatchObject({ result: "failed" });
+    const broken = drillSetup();
+    writeFileSync(join(broken.d, "fake/restore-fails"), "");
+    const b = await broken.run("--drill");
+    expect(b.code).toBe(1);
+    expect(broken.drill().message).toMatch(/restic restore b{4}2{4}.* failed: Fatal: unable to load snapshot: pack 3f2a not found/);
+    expect(existsSync(join(broken.d, "state/drill/stage"))).toBe(false);
   });
 });
 
@@ -307,5 +447,25 @@ describe("backup.ts --recovery-kit (secrets only to a terminal, only when asked)
       expect([...t.chunks, ...t.errors].join("")).not.toContain("kit-password");
       expect(t.errors.join("\n")).toMatch(/recovery-kit/);
     }
+  });
+
+  it("restore.ts --user: a user of the host, a folder's name and a date only; bad input exits 2 before any connection", async () => {
+    for (const [args, said] of [
+      [["--folder", "Sent"], /--folder and --since go with --user/],
+      [["--user", "bob"], /--user "bob": not a mailbox user of mx1/],
+      [["--user", "alice", "--folder", "Sent\nX"], /--folder "Sent\\nX": one folder's name/],
+      [["--user", "alice", "--folder", "*"], /--folder "\*"/],
+      [["--user", "alice", "--folder", "-rf"], /--folder "-rf"/],
+      [["--user", "alice", "--since", "2026-02-30"], /--since "2026-02-30": a date, YYYY-MM-DD/],
+      [["--user", "alice", "--since", "yesterday; rm -rf /"], /--since .*: a date/],
+    ] as const) {
+      const t = io(false);
+      const code = await restoreMain(["-i", inventory(), "--limit", "mx1", ...args], t.io);
+      expect(code, args.join(" ")).toBe(2);
+      expect(t.errors.join("\n"), args.join(" ")).toMatch(said);
+    }
+    expect(checkFolder("Archive/2024")).toBe("Archive/2024");
+    expect(checkFolder("Entwürfe")).toBe("Entwürfe");
+    expect(checkSince("2026-11-30")).toBe("2026-11-30");
   });
 });

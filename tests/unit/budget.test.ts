@@ -47,6 +47,7 @@ describe("budget role", () => {
       ["/etc/systemd/system/lighttpd.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/mailstead-webmail.service.d/50-mailstead-budget.conf", true],
       ["/etc/systemd/system/mailstead-webmail-php.service.d/50-mailstead-budget.conf", true],
+      ["/etc/systemd/system/monit.service.d/50-mailstead-budget.conf", true],
     ]);
     expect(plan.handlers.map((h) => h.title)).toEqual(["daemon-reload", "apply the limits", "move the services into the slice"]);
     // Every drop-in brings its service back after a kill and keeps one killed child from stopping it;

@@ -20,7 +20,9 @@ import { accountsDir, certbot, certonlyArgs, renewalWants, settingsProblems, typ
 import { tlsDefaults } from "../../roles/tls/defaults.js";
 import { HOSTS, labCertbotVars } from "../lab/hosts.js";
 import { planRole } from "../../lib/plan.js";
-import { lenientFacts, loadRoleFixture, siteInput } from "./role-fixture.js";
+import { lenientFacts, loadRoleFixture, siteInput, siteVars } from "./role-fixture.js";
+import { certificateResults } from "../../playbooks/verify.js";
+import type { Transport } from "../../lib/transport/types.js";
 
 /** Defaults with standalone mode (the default mode is none), as an inventory choosing it would give. */
 const vars = (extra: Partial<CertbotVars> = {}): CertbotVars =>
@@ -284,5 +286,48 @@ describe("mailstead-cert-issue's diagnosis (fake certbot)", () => {
     const r = runIssue("Could not bind TCP port 80 because it is already in use by another process on this system (such as a web server).");
     expect(r.stderr).toContain("port 80 is taken by another program");
     expect(r.stderr).toContain("certbot_mode webroot");
+  });
+});
+
+describe("status.ts and verify.ts judge the served certificates with the certbot role's own options", () => {
+  // A host whose every port serves the certificate on disk, except 443 when told: what the
+  // script would print there, port by port as the command asks.
+  const fake = (stale443 = false) => {
+    const cmds: string[] = [];
+    const t = {
+      run: async (cmd: string) => {
+        cmds.push(cmd);
+        const ports = [...cmd.matchAll(/127\.0\.0\.1:(\d+) /g)].map((m) => m[1]);
+        const lines = ["@@disk fp=AA:BB", "@@disk end=Mar 1 00:00:00 2027 GMT", "@@disk days=80", "@@disk host=1", "@@disk verify=OK", "@@disk selfsigned=CC:DD"];
+        for (const p of ports) lines.push(`@@port ${p} fp=${p === "443" && stale443 ? "EE:FF" : "AA:BB"}`, `@@port ${p} verify=Verify return code: 0 (ok)`);
+        return { stdout: lines.join("\n") + "\n", stderr: "", code: 0 };
+      },
+    } as unknown as Transport;
+    return { t, cmds };
+  };
+  const vars = (web: boolean) => siteVars({ base_hostname: "mx1", base_domain: "example.org", web_enabled: web });
+
+  it("the four mail ports; with the web side on, 443 for the MTA-STS name too, named in each result", async () => {
+    const off = fake();
+    const mail = await certificateResults(off.t, vars(false));
+    expect(off.cmds).toHaveLength(1);
+    for (const p of [25, 465, 587, 993]) expect(off.cmds[0]).toContain(`127.0.0.1:${p} `);
+    expect(off.cmds[0]).not.toContain("127.0.0.1:443");
+    expect(mail.filter((r) => r.status !== "pass")).toEqual([]);
+    expect(mail.some((r) => r.record?.includes("443"))).toBe(false);
+    const on = fake();
+    const both = await certificateResults(on.t, vars(true));
+    expect(on.cmds).toHaveLength(2);
+    expect(on.cmds[1]).toContain("127.0.0.1:443 -servername mta-sts.example.org");
+    expect(both.filter((r) => r.record?.endsWith("(mta-sts.example.org)")).map((r) => [r.record, r.status])).toEqual([
+      ["port 443 serves the certificate on disk (mta-sts.example.org)", "pass"],
+      ["port 443 chain verifies to a trusted root (mta-sts.example.org)", "pass"],
+      ["certificate names mta-sts.example.org (mta-sts.example.org)", "pass"],
+    ]);
+    // lighttpd not reloaded after a renewal: 443 fails with the reload to do
+    const stale = await certificateResults(fake(true).t, vars(true));
+    expect(stale.filter((r) => r.status === "fail")).toEqual([
+      expect.objectContaining({ record: "port 443 serves the certificate on disk (mta-sts.example.org)", fix: expect.stringContaining("systemctl reload lighttpd") }),
+    ]);
   });
 });

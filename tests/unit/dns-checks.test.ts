@@ -187,6 +187,16 @@ describe("each mistake fails naming its record, with a fix", () => {
     z["7.113.0.203.bl.example.net A"] = ["127.255.255.254"];
     expect(await statuses(dnsblCheck, ctx(z))).toEqual(["warn"]);
   });
+  it("IPv6 (fixtures): the host's IPv6 is looked up too, by its nibbles reversed (RFC 5782 §2.4)", async () => {
+    expect(dnsblName("2001:db8::25", "zen.spamhaus.org")).toBe("5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org");
+    const v6 = (records: Record<string, string[]>): CheckContext => ({ ...ctx(records), host: { ...host(), facts: { ...host().facts, ipv6: ["2001:db8::25"] } } });
+    const z = { ...good(), "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example.net A": ["127.0.0.2"] };
+    const r = await dnsblCheck.run(v6(z));
+    expect(r.map((x) => [x.record, x.status])).toEqual([
+      [`${IP} on bl.example.net`, "pass"],
+      ["2001:db8::25 on bl.example.net", "fail"],
+    ]);
+  });
   it("outbound port 25 blocked: fail with the relay advice; skipped when relaying", async () => {
     const [r] = await outboundCheck.run(ctx(good(), {}, false));
     expect(r).toMatchObject({ status: "fail" });
@@ -222,5 +232,33 @@ describe("SPF evaluation (RFC 7208)", () => {
     expect((await checkSpf(dns, "a.example", "203.0.113.1")).lookups).toBe(3);
     expect((await checkSpf(dns, "loop.example", "192.0.2.1")).result).toBe("permerror");
     expect((await checkSpf(dns, "none.example", "192.0.2.1")).result).toBe("none");
+  });
+});
+
+describe("IPv6 (the lab has none: fixtures)", () => {
+  const IP6 = "2001:db8:10::25";
+  // 2001:0db8:0010:0000:0000:0000:0000:0025, nibbles reversed (RFC 3596 §2.5)
+  const REV6 = "5.2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.8.b.d.0.1.0.0.2.ip6.arpa";
+  const v6 = (records: Record<string, string[]>): CheckContext => ({ ...ctx(records), host: { ...host(), facts: { ...host().facts, ipv6: [IP6] } } });
+  const zone6 = (): Record<string, string[]> => ({ ...good(), "mx1.example.org AAAA": [IP6], [`${IP6} PTR`]: ["mx1.example.org"] });
+
+  it("AAAA, and PTR = EHLO name = AAAA, pass for the IPv6 address as for the IPv4 one", async () => {
+    const r = await ptrCheck.run(v6(zone6()));
+    expect(r.map((x) => [x.record, x.status])).toEqual([["7.113.0.203.in-addr.arpa PTR", "pass"], [`${REV6} PTR`, "pass"]]);
+    expect((await addressCheck.run(v6(zone6()))).every((x) => x.status === "pass")).toBe(true);
+  });
+  it("an IPv6 address without a PTR fails naming the ip6.arpa name, with the fix", async () => {
+    const z = zone6();
+    delete z[`${IP6} PTR`];
+    const r = (await ptrCheck.run(v6(z))).find((x) => x.record === `${REV6} PTR`)!;
+    expect(r.status).toBe("fail");
+    expect(r.detail).toMatch(/PTR of 2001:db8:10::25 is missing, not the EHLO name mx1\.example\.org/);
+    expect(r.fix).toMatch(/set its PTR to mx1\.example\.org/);
+  });
+  it("a PTR for IPv6 that is not forward-confirmed (no AAAA) fails, and the AAAA is missing", async () => {
+    const z = zone6();
+    z["mx1.example.org AAAA"] = [];
+    expect((await ptrCheck.run(v6(z))).find((x) => x.record === `${REV6} PTR`)!.detail).toMatch(/not forward-confirmed/);
+    expect((await addressCheck.run(v6(z))).find((x) => x.record === "mx1.example.org AAAA")).toMatchObject({ status: "fail" });
   });
 });

@@ -367,3 +367,54 @@ describe("pending handlers survive a failed run", () => {
     expect(readdirSync(join(stateDir, "pending"))).toEqual(["other--0123456789abcdef"]);
   });
 });
+
+describe("Role.pause (a watchdog suspended while the host changes)", () => {
+  const paused = (d: string, log: string): Role => ({
+    name: "watchdog",
+    settings: {},
+    steps: () => [],
+    pause: () => ({ suspend: `echo suspend >> ${log}`, resume: `echo resume >> ${log}`, why: "test" }),
+  });
+  const seen = (log: string) => (existsSync(log) ? readFileSync(log, "utf8") : "");
+
+  it("suspends once before the first command of a run that changes something and resumes after the last role", async () => {
+    const log = join(dir, "pause.log");
+    const changing = demoRole(dir, "one\n", { handlers: () => [{ name: "reload a", action: command({ run: `echo handler >> ${log}` }) }, { name: "reload b", action: command({ run: "true" }) }] });
+    await run([host()], [paused(dir, log), changing], { check: false, diff: false });
+    expect(seen(log)).toBe("suspend\nhandler\nresume\n");
+  });
+
+  it("a run that changes nothing does not suspend, and still resumes (a run cut off earlier cannot leave it suspended)", async () => {
+    const log = join(dir, "pause.log");
+    const role = demoRole(dir, "one\n");
+    await run([host()], [role], { check: false, diff: false });
+    await run([host()], [paused(dir, log), role], { check: false, diff: false });
+    expect(seen(log)).toBe("resume\n");
+  });
+
+  it("check mode neither suspends nor resumes", async () => {
+    const log = join(dir, "pause.log");
+    await run([host()], [paused(dir, log), demoRole(dir, "one\n")], { check: true, diff: false });
+    expect(seen(log)).toBe("");
+  });
+
+  it("a role left out by --tags still pauses (playbookRoles); a role switched off does not", async () => {
+    const log = join(dir, "pause.log");
+    const w = paused(dir, log);
+    const role = demoRole(dir, "one\n");
+    await run([host()], [role], { check: false, diff: false, playbookRoles: [w, role] });
+    expect(seen(log)).toBe("suspend\nresume\n");
+    const off: Role = { ...w, name: "off", switch: { setting: "off_enabled" } };
+    writeFileSync(join(dir, "etc/a.conf"), "changed by hand\n");
+    await run([host("h1", { off_enabled: false })], [role], { check: false, diff: false, playbookRoles: [off, role] });
+    expect(seen(log)).toBe("suspend\nresume\n");
+  });
+
+  it("the run fails: it still resumes", async () => {
+    const log = join(dir, "pause.log");
+    const failing: Role = { name: "bad", settings: {}, steps: () => [{ title: "fail", action: command({ run: "exit 3" }) }] };
+    const r = await run([host()], [paused(dir, log), failing], { check: false, diff: false });
+    expect(r.summaries[0]!.failed).toBe(1);
+    expect(seen(log)).toBe("suspend\nresume\n");
+  });
+});

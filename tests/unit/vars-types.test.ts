@@ -6,6 +6,7 @@
  */
 import { webDefaults } from "../../roles/web/defaults.js";
 import { webmailDefaults } from "../../roles/webmail/defaults.js";
+import { statusDefaults } from "../../roles/status/defaults.js";
 import { describe, expectTypeOf, it } from "vitest";
 import type { Settings, VarsOf } from "../../lib/defaults.js";
 import type { FromSchema } from "../../lib/jsonschema.js";
@@ -57,8 +58,9 @@ describe("vars types derived from the schemas", () => {
     expectTypeOf<NoneUntyped<typeof backupDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof webDefaults>>().toBeNever();
     expectTypeOf<NoneUntyped<typeof webmailDefaults>>().toBeNever();
+    expectTypeOf<NoneUntyped<typeof statusDefaults>>().toBeNever();
     // Every role of the site has its defaults listed above (a new role adds its line).
-    expect(siteRoles.map((r) => r.name).sort()).toEqual(["backup", "base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "tls", "web", "webmail"]);
+    expect(siteRoles.map((r) => r.name).sort()).toEqual(["backup", "base", "budget", "certbot", "dns", "dovecot", "fail2ban", "firewall", "mailbox", "motd", "opendkim", "opendmarc", "postfix", "relay", "status", "tls", "web", "webmail"]);
   });
 
   it("enums, nullables, lists, maps and objects keep their shapes", () => {
