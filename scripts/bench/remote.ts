@@ -12,6 +12,7 @@
  */
 import type { LabHost } from "../../tests/lab/index.js";
 import { sshRun } from "../../tests/lab/index.js";
+import { PSS_BY_UNIT_PY } from "../../tests/lab/mem.js";
 
 export interface UnitPss {
   unit: string;
@@ -48,6 +49,7 @@ export interface Watch {
 
 const SCRIPT = String.raw`
 import json, os, re, sys, time
+${PSS_BY_UNIT_PY}
 SLICE = sys.argv[2]
 def read(p):
     try:
@@ -78,34 +80,7 @@ def slice_mem():
                 'cacheBytes': s.get('file', 0), 'swapBytes': int(sw) if sw else None,
                 'oomKills': stat(V2 + '/memory.events').get('oom_kill', 0), 'limitHits': stat(V2 + '/memory.events').get('max', 0)}
     return {'cgroup': 'none', 'usageBytes': 0, 'anonBytes': 0, 'cacheBytes': 0, 'swapBytes': None, 'oomKills': 0, 'limitHits': None}
-def pss():
-    units = {}
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit(): continue
-        cg = read('/proc/%s/cgroup' % pid)
-        roll = read('/proc/%s/smaps_rollup' % pid)
-        if cg is None or roll is None: continue
-        m = re.search(r'^Pss:\s+(\d+)', roll, re.M)
-        if not m: continue
-        path = None
-        for line in cg.splitlines():
-            parts = line.split(':', 2)
-            if len(parts) == 3 and parts[1] == 'name=systemd': path = parts[2]
-        if path is None:
-            for line in cg.splitlines():
-                if line.startswith('0::'): path = line[3:]
-        if path is None: continue
-        segs = [s for s in path.split('/') if s]
-        unit, sl = None, '-'
-        for i in range(len(segs) - 1, -1, -1):
-            if re.search(r'\.(service|scope|socket|mount|swap)$', segs[i]):
-                unit = segs[i]
-                sl = next((s for s in reversed(segs[:i]) if s.endswith('.slice')), '-')
-                break
-        if unit is None: unit = 'init.scope' if pid == '1' else (path or '/')
-        u = units.setdefault(unit, [sl, 0, 0])
-        u[1] += int(m.group(1)); u[2] += 1
-    return [{'unit': k, 'slice': v[0], 'pssKiB': v[1], 'processes': v[2]} for k, v in sorted(units.items(), key=lambda kv: -kv[1][1])]
+pss = pss_by_unit
 mode = sys.argv[1]
 if mode == 'once':
     print(json.dumps({'units': pss(), 'slice': slice_mem()}))

@@ -19,43 +19,54 @@ export interface MemReport {
   totalKiB: number;
 }
 
-const SCRIPT = String.raw`
+/**
+ * Python: `pss_by_unit()`, PSS summed per systemd unit with the slice the unit runs in, largest
+ * first. Shared with `npm run bench`'s sampler (scripts/bench/remote.ts).
+ */
+export const PSS_BY_UNIT_PY = String.raw`
 import json, os, re
-units = {}
-for pid in os.listdir('/proc'):
-    if not pid.isdigit():
-        continue
-    try:
-        cg = open('/proc/%s/cgroup' % pid).read()
-        pss = 0
-        for line in open('/proc/%s/smaps_rollup' % pid):
-            if line.startswith('Pss:'):
-                pss = int(line.split()[1])
-                break
-    except (OSError, ValueError):
-        continue
-    path = None
-    for line in cg.splitlines():
-        parts = line.split(':', 2)
-        if len(parts) == 3 and parts[1] == 'name=systemd':
-            path = parts[2]
-    if path is None:
+def pss_by_unit():
+    units = {}
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            cg = open('/proc/%s/cgroup' % pid).read()
+            pss = 0
+            for line in open('/proc/%s/smaps_rollup' % pid):
+                if line.startswith('Pss:'):
+                    pss = int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+        path = None
         for line in cg.splitlines():
-            if line.startswith('0::'):
-                path = line[3:]
-    if path is None:
-        continue
-    unit = None
-    for seg in reversed(path.split('/')):
-        if re.search(r'\.(service|scope|socket|mount|swap)$', seg):
-            unit = seg
-            break
-    if unit is None:
-        unit = 'init.scope' if pid == '1' else (path or '/')
-    u = units.setdefault(unit, [0, 0])
-    u[0] += pss
-    u[1] += 1
-print(json.dumps(sorted(([k, v[0], v[1]] for k, v in units.items()), key=lambda x: -x[1])))
+            parts = line.split(':', 2)
+            if len(parts) == 3 and parts[1] == 'name=systemd':
+                path = parts[2]
+        if path is None:
+            for line in cg.splitlines():
+                if line.startswith('0::'):
+                    path = line[3:]
+        if path is None:
+            continue
+        segs = [s for s in path.split('/') if s]
+        unit, sl = None, '-'
+        for i in range(len(segs) - 1, -1, -1):
+            if re.search(r'\.(service|scope|socket|mount|swap)$', segs[i]):
+                unit = segs[i]
+                sl = next((s for s in reversed(segs[:i]) if s.endswith('.slice')), '-')
+                break
+        if unit is None:
+            unit = 'init.scope' if pid == '1' else (path or '/')
+        u = units.setdefault(unit, [sl, 0, 0])
+        u[1] += pss
+        u[2] += 1
+    return [{'unit': k, 'slice': v[0], 'pssKiB': v[1], 'processes': v[2]} for k, v in sorted(units.items(), key=lambda kv: -kv[1][1])]
+`;
+
+const SCRIPT = `${PSS_BY_UNIT_PY}
+print(json.dumps([[u['unit'], u['pssKiB'], u['processes']] for u in pss_by_unit()]))
 `;
 
 export async function memReport(h: LabHost): Promise<MemReport> {
