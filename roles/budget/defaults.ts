@@ -44,4 +44,10 @@ export const budgetDefaults = defineDefaults("budget", {
       "A runaway helper must not starve Postfix and Dovecot of the shared cap: each gets its own MemoryMax, about twice its measured peak (cgroup max_usage in the lab: fail2ban 23M, opendkim 5M, opendmarc 2M, page cache included). Postfix and Dovecot, the core, are bounded by the slice alone (docs/memory.md).",
     schema: { type: "object", propertyNames: service, additionalProperties: size },
   },
+  budget_service_oom_score_adjust: {
+    default: { "mailstead-webmail-php.service": 200, "fail2ban.service": 100 },
+    why:
+      "Who the kernel kills first at the cap: its choice is the process with the most resident memory plus OOMScoreAdjust x the cap / 1000, so +200 weighs the webmail's PHP (started again by its socket at the next request) as 20 MiB heavier and +100 fail2ban (its bans stay in nftables while it restarts) as 10 MiB, before OpenDKIM, Postfix or Dovecot; a runaway bigger than that is still the one killed (bench: fail2ban was the victim at a burst, docs/memory.md).",
+    schema: { type: "object", propertyNames: service, additionalProperties: { type: "integer", minimum: -1000, maximum: 1000 } },
+  },
 });

@@ -62,6 +62,9 @@ export const budget = defineRole<BudgetVars>({
       if (!v.budget_services.includes(s)) out.push({ setting: "budget_service_memory_max", message: `${s} has a limit but is not one of budget_services, so nothing runs it in ${v.budget_slice}`, fix: `add ${s} to budget_services, or remove its limit` });
       else if (bytes(m) > max) out.push({ setting: "budget_service_memory_max", message: `${s}'s limit ${m} is above the slice's MemoryMax ${v.budget_memory_max}: it would never act`, fix: `set it below ${v.budget_memory_max}, or remove it` });
     }
+    for (const s of Object.keys(v.budget_service_oom_score_adjust)) {
+      if (!v.budget_services.includes(s)) out.push({ setting: "budget_service_oom_score_adjust", message: `${s} has an OOM score adjustment but is not one of budget_services, so no drop-in sets it`, fix: `add ${s} to budget_services, or remove its adjustment` });
+    }
     if (max < 48 * 1024 ** 2) out.push({ setting: "budget_memory_max", message: `MemoryMax ${v.budget_memory_max} is below what the idle mail services use (42-56 MiB PSS, docs/memory.md): they would be killed at rest`, fix: "keep budget_memory_max at 100M or more" });
     return out;
   },
@@ -73,7 +76,7 @@ export const budget = defineRole<BudgetVars>({
     for (const s of v.budget_services) {
       steps.push(
         { title: `Create ${posix.dirname(dropinPath(s))}`, action: directory({ path: posix.dirname(dropinPath(s)), mode: "0755" }) },
-        { title: `Run ${s} in ${v.budget_slice}`, action: file({ path: dropinPath(s), content: ctx.template("dropin", { service: s, memory_max: v.budget_service_memory_max[s] ?? "" }) }), notify: ["daemon-reload", "move the services into the slice"] },
+        { title: `Run ${s} in ${v.budget_slice}`, action: file({ path: dropinPath(s), content: ctx.template("dropin", { service: s, memory_max: v.budget_service_memory_max[s] ?? "", oom_score_adjust: v.budget_service_oom_score_adjust[s] ?? 0 }) }), notify: ["daemon-reload", "move the services into the slice"] },
       );
     }
     return steps;

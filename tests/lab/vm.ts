@@ -313,7 +313,8 @@ async function repairUserSessions(name: string, run: RunState): Promise<boolean>
 }
 
 /** Wait for SSH, then for systemd to finish booting (running or degraded). */
-export async function waitReady(h: HostDef, run: RunState, timeoutMs = 90_000): Promise<{ sshSeconds: number; state: string; failed: string }> {
+// MAILSTEAD_LAB_BOOT_TIMEOUT_S: the lifecycle test's injected failed boot waits this long, not 90 s.
+export async function waitReady(h: HostDef, run: RunState, timeoutMs = Number(process.env.MAILSTEAD_LAB_BOOT_TIMEOUT_S || 90) * 1000): Promise<{ sshSeconds: number; state: string; failed: string }> {
   const t0 = performance.now();
   const vm = run.vms[h.name];
   const detail = () => `tail of ${consolePath(h.name)}:\n${tail(consolePath(h.name), 25)}`;

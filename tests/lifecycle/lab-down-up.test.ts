@@ -73,11 +73,14 @@ describe("lab lifecycle", () => {
     expect((await sshRun(outsider, "true", { nothrow: true })).exitCode).not.toBe(0);
     // and the first fresh boot fails the same way (fault injected into that copy only)
     process.env.MAILSTEAD_LAB_FAULT_NOLOGIN = "outsider";
+    // The failed boot is a certainty here: wait 30 s for it, not the lab's 90 s (a clean boot takes 2-5 s).
+    process.env.MAILSTEAD_LAB_BOOT_TIMEOUT_S = "30";
     const log = vi.spyOn(console, "log");
     try {
       await up({ quiet: true });
     } finally {
       delete process.env.MAILSTEAD_LAB_FAULT_NOLOGIN;
+      delete process.env.MAILSTEAD_LAB_BOOT_TIMEOUT_S;
     }
     const said = log.mock.calls.map((c) => String(c[0]));
     log.mockRestore();

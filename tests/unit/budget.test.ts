@@ -27,6 +27,7 @@ describe("budget role", () => {
     const own = (m: Record<string, string>) => budget.validate!(vars({ budget_service_memory_max: m }), ctx).map((p) => p.message);
     expect(own({ "nginx.service": "20M" })).toEqual([expect.stringMatching(/^nginx\.service has a limit but is not one of budget_services/)]);
     expect(own({ "fail2ban.service": "200M" })).toEqual([expect.stringMatching(/^fail2ban\.service's limit 200M is above the slice's MemoryMax 100M/)]);
+    expect(budget.validate!(vars({ budget_service_oom_score_adjust: { "nginx.service": 100 } }), ctx).map((p) => p.message)).toEqual([expect.stringMatching(/^nginx\.service has an OOM score adjustment but is not one of budget_services/)]);
     expect(budget.validate!(vars({ budget_enabled: false, budget_memory_high: "120M" }), ctx)).toEqual([]);
   });
 
@@ -60,6 +61,9 @@ describe("budget role", () => {
       expect(dropin(u)).toMatch(/^TimeoutStopSec=20s$/m);
     }
     expect(["fail2ban.service", "opendkim.service", "opendmarc.service", "dovecot.service", "postfix.service"].map((u) => /^MemoryMax=(.*)$/m.exec(dropin(u))?.[1] ?? null)).toEqual(["48M", "32M", "32M", null, null]);
+    // At the cap the webmail's PHP goes first, then fail2ban; the others keep the kernel's own choice.
+    const adj = (u: string) => /^OOMScoreAdjust=(.*)$/m.exec(dropin(u))?.[1] ?? null;
+    expect(["mailstead-webmail-php.service", "fail2ban.service", "opendkim.service", "dovecot.service", "postfix@.service"].map(adj)).toEqual(["200", "100", null, null, null]);
     expect(plan.handlers[2]!.commands[0]!.run).toContain("systemctl list-units --type=service --state=active --no-legend --plain 'postfix@*.service' postfix.service dovecot.service");
   });
 });
