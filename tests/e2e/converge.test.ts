@@ -83,6 +83,8 @@ describe("site playbook on the lab (bookworm + trixie)", () => {
           `pids() { systemctl show -p MainPID --value ${postfix} dovecot.service opendkim.service | tr '\\n' ' '; }`,
           `echo "before $(pids)"`,
           "systemctl reset-failed mailstead-memhog.service 2>/dev/null || true",
+          // v1: the peak counts from here (writing 0 resets it to the current usage), not from earlier traffic.
+          "[ -f $cg/memory.max_usage_in_bytes ] && echo 0 > $cg/memory.max_usage_in_bytes",
           `systemd-run --quiet --unit=mailstead-memhog --slice=mail.slice -p Restart=no python3 -c '${hog}'`,
           "sleep 1",
           `printf 'Subject: ${tag}\\n\\nsent while a hog pressed the cap\\n' | /usr/sbin/sendmail -f root@$(hostname -f) ${user}`,
@@ -105,7 +107,9 @@ describe("site playbook on the lab (bookworm + trixie)", () => {
         expect(field("hog"), ctx).toMatch(/^(signal 9|oom-kill 9|oom-kill 0)$/);
         const [hitsRaw, , peakRaw] = field("hits").split(" ");
         expect(Number(hitsRaw), ctx).toBeGreaterThan(0);
-        if (Number(peakRaw) > 0) expect(Number(peakRaw), ctx).toBeLessThanOrEqual(100 * 1024 * 1024);
+        // The kernel may force a charge the cap refuses (kernel memory that cannot fail): two pages
+        // over (100 MiB + 8 KiB) was seen after a benchmark burst on Debian 13. 64 KiB of those, no more.
+        if (Number(peakRaw) > 0) expect(Number(peakRaw), ctx).toBeLessThanOrEqual(100 * 1024 * 1024 + 64 * 1024);
         // The kernel chose the hog: the services' main processes are the same ones, all units active.
         expect(field("after"), ctx).toBe(field("before"));
         expect(field("active"), ctx).toBe("active active active active active");
