@@ -37,7 +37,9 @@ export function labMailUsers(hosts: HostDef[]): LabMailUser[] {
       out.push(have);
       continue;
     }
-    const password = randomBytes(12).toString("base64url");
+    // Never a leading "-" (base64url has one in 64): tests pass it as an argument (doveadm auth
+    // test took "-b..." for an option in the stop-25 CI's disaster-recovery test).
+    const password = `pw${randomBytes(12).toString("base64url")}`;
     out.push({ host: h.name, name, address, password, hash: blfCrypt(password, 8) });
   }
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`, { mode: 0o600 });
