@@ -11,7 +11,7 @@
  * host is what every other file starts from, and here it cost about three minutes of CI for
  * nothing the firewall decides. Something must listen for a port to answer, so a systemd socket
  * (enabled: it listens again after the reboot) holds every port the test knocks on: the mail
- * ports, and 143, 110 and 8080, which must stay closed although something listens.
+ * ports and ManageSieve, and 143, 110, 8080 and 8443, which must stay closed although something listens.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +28,7 @@ let inventory: string;
 
 const ORACLE_RULES = readFileSync(join(ROOT, "tests/unit/fixtures/oracle/rules.v4"), "utf8");
 const MAIL_PORTS = [25, 465, 587, 993];
-/** Ports a stand-in listens on: the mail ports, ManageSieve, and three the firewall must keep closed. */
+/** Ports a stand-in listens on: the mail ports, ManageSieve, and four the firewall must keep closed. */
 const LISTEN = [...MAIL_PORTS, 4190, 143, 110, 8080, 8443];
 const STANDIN_SOCKET = `[Unit]\nDescription=mailstead e2e: a listener on the ports the firewall test knocks on\n[Socket]\n${LISTEN.map((p) => `ListenStream=${p}`).join("\n")}\nAccept=yes\n[Install]\nWantedBy=sockets.target\n`;
 const STANDIN_SERVICE = "[Unit]\nDescription=mailstead e2e: the stand-in listener's answer\n[Service]\nExecStart=/bin/echo standin\nStandardInput=socket\nStandardOutput=socket\n";
