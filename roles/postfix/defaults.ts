@@ -62,6 +62,11 @@ export const postfixDefaults = defineDefaults("postfix", {
     why: "Processes per Postfix service (default 100): measured to keep Postfix near 9 MiB PSS after traffic on a 1 GB VM (docs/memory.md).",
     schema: { type: "integer", minimum: 2, maximum: 1000 },
   },
+  postfix_lmtp_concurrency_limit: {
+    default: 2,
+    why: "Parallel LMTP deliveries into Dovecot (lmtp_destination_concurrency_limit; otherwise up to the process limit): each is a Dovecot lmtp process of ~19 MiB, and nine of them held Debian 13's slice at its cap in a 1,000-message burst (docs/memory.md). Mail waits in Postfix's queue instead.",
+    schema: { type: "integer", minimum: 1, maximum: 20 },
+  },
   postfix_max_idle: {
     default: "10s",
     why: "Idle Postfix processes exit after this long (default 100s); measured with the process limit above.",

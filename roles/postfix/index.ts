@@ -39,7 +39,11 @@ export type PostfixVars = VarsOf<typeof postfixDefaults> &
 export function postfixMilters(v: Pick<PostfixVars, "opendkim_enabled" | "opendkim_port" | "opendmarc_enabled" | "opendmarc_port">) {
   const dkim = v.opendkim_enabled ? [`inet:127.0.0.1:${v.opendkim_port ?? 8891}`] : [];
   const dmarc = v.opendmarc_enabled ? [`inet:127.0.0.1:${v.opendmarc_port ?? 8893}`] : [];
-  return { inbound: [...dkim, ...dmarc].join(", "), submission: dkim.join(", "), local: dkim.join(", ") };
+  // Local mail (sendmail/pickup, bounces) cannot be deferred back to its sender: a
+  // milter that is down would make cleanup drop it ("removed (canceled)", seen on
+  // the lab), so for it only, an absent OpenDKIM means "deliver unsigned".
+  const local = dkim.map((m) => `{ ${m}, default_action=accept }`);
+  return { inbound: [...dkim, ...dmarc].join(", "), submission: dkim.join(", "), local: local.join(", ") };
 }
 
 export const CHECK_SCRIPT = "/usr/local/sbin/mailstead-postfix-check";

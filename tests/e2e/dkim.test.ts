@@ -137,6 +137,30 @@ describe("DKIM signing, SPF/DKIM/DMARC checks (opendkim + opendmarc)", () => {
     expect(res.dmarc && res.dmarc.status.result, JSON.stringify(res.dmarc)).toBe("pass");
   });
 
+  it("with OpenDKIM stopped (both releases): local mail from sendmail is still delivered, unsigned, not dropped; submission refuses with a 4xx instead of sending unsigned mail", async () => {
+    const cases = [
+      { h: mx1, a: acct("mx1", "alice"), from: "alice@example.test" },
+      { h: mx2, a: acct("mx2", "dave"), from: "dave@example.net" },
+    ];
+    await Promise.all(cases.map(async ({ h, a, from }) => {
+      await sshRun(h, "sudo systemctl stop opendkim");
+      try {
+        const subject = `milter away ${token()}`;
+        await sshRun(h, `printf 'To: ${a.user}\\nSubject: ${subject}\\n\\nquota warning, say\\n' | sudo /usr/sbin/sendmail -f root ${a.user}`);
+        const found = await waitIn(a, "INBOX", subject, h, 60_000);
+        const log = (await sshRun(h, "sudo journalctl --since -3min --no-pager -o cat | grep -E 'milter|canceled' | tail -5", { nothrow: true })).stdout;
+        expect(found, `${h.name}: local mail with OpenDKIM down never arrived; log:\n${log}`).not.toBeNull();
+        expect(headers(found!.source.toString("utf8"), "DKIM-Signature"), h.name).toEqual([]);
+        const err = await submit(a, 587, { from, to: a.user, subject: `${subject} smtp`, text: "must wait\n" }).then(() => null, (e: Error) => e);
+        // A temporary refusal, so the client retries: Debian 12's Postfix says 451 4.7.1 at MAIL
+        // FROM, Debian 13's (3.10) already refuses STARTTLS with 454 4.3.0.
+        expect(err?.message ?? "accepted unsigned", h.name).toMatch(/\b4\d\d 4\.\d\.\d\b/);
+      } finally {
+        await sshRun(h, "sudo systemctl start opendkim");
+      }
+    }));
+  });
+
   it("forged From: example.test from outsider to mx2: p=quarantine files it into Junk (every forged Authentication-Results and ARC header removed, two copies each of seven forms); p=reject refuses it at SMTP time", async () => {
     const dave = acct("mx2", "dave");
     const subject = `forged ${token()}`;

@@ -102,13 +102,13 @@ describe("opendmarc role", () => {
 
 describe("Postfix milters", () => {
   it("port 25 verifies (OpenDKIM then OpenDMARC); submission and local mail are only signed", () => {
-    expect(postfixMilters(vars())).toEqual({ inbound: "inet:127.0.0.1:8891, inet:127.0.0.1:8893", submission: "inet:127.0.0.1:8891", local: "inet:127.0.0.1:8891" });
+    expect(postfixMilters(vars())).toEqual({ inbound: "inet:127.0.0.1:8891, inet:127.0.0.1:8893", submission: "inet:127.0.0.1:8891", local: "{ inet:127.0.0.1:8891, default_action=accept }" });
     expect(postfixMilters(vars({ opendkim_enabled: false, opendmarc_enabled: false }))).toEqual({ inbound: "", submission: "", local: "" });
     const v = vars();
     const tv = { ...v, ...postfixTemplateVars(v, "3.7.11") };
     const main = render("postfix", "main.cf", tv);
     expect(main).toMatch(/^smtpd_milters = inet:127\.0\.0\.1:8891, inet:127\.0\.0\.1:8893$/m);
-    expect(main).toMatch(/^non_smtpd_milters = inet:127\.0\.0\.1:8891$/m);
+    expect(main).toMatch(/^non_smtpd_milters = \{ inet:127\.0\.0\.1:8891, default_action=accept \}$/m);
     expect(main).toMatch(/^milter_default_action = tempfail$/m);
     expect(main).toMatch(/^header_checks = regexp:\/etc\/postfix\/inbound_header_checks$/m);
     const master = render("postfix", "master.cf", tv);
