@@ -127,8 +127,10 @@ export function goals(r: BenchResult): Goal[] {
       g("burst: submissions refused (then retried)", "0", `${h.burst.errors.length}${h.burst.errors[0] ? ` (${h.burst.errors[0]})` : ""}`, h.burst.errors.length === 0);
       g("burst: the webmail session kept reading", "no failed read", `${h.burst.webmailErrors.length} failed of ${h.burst.webmailReads + h.burst.webmailErrors.length}${h.burst.webmailErrors[0] ? ` (${h.burst.webmailErrors[0]})` : ""}`, h.burst.webmailErrors.length === 0);
     }
-    if (h.delivery?.remote) g(`delivery to ${h.delivery.remote.to}: p95`, "< 1000 ms", `${h.delivery.remote.p95} ms`, h.delivery.remote.p95 < 1000 && h.delivery.remote.lost === 0 && h.delivery.remote.unsent === 0);
-    if (h.delivery) g("local delivery: p95", "< 1000 ms", `${h.delivery.local.p95} ms`, h.delivery.local.p95 < 1000 && h.delivery.local.lost === 0 && h.delivery.local.unsent === 0);
+    // Met only when every message was sent and seen: a p95 over the ones that arrived hides the rest.
+    const missing = (d: { lost: number; unsent: number }) => (d.lost || d.unsent ? `, ${d.lost} not seen in time, ${d.unsent} never accepted` : "");
+    if (h.delivery?.remote) g(`delivery to ${h.delivery.remote.to}: p95, every message`, "< 1000 ms", `${h.delivery.remote.p95} ms${missing(h.delivery.remote)}`, h.delivery.remote.p95 < 1000 && h.delivery.remote.lost === 0 && h.delivery.remote.unsent === 0);
+    if (h.delivery) g("local delivery: p95, every message", "< 1000 ms", `${h.delivery.local.p95} ms${missing(h.delivery.local)}`, h.delivery.local.p95 < 1000 && h.delivery.local.lost === 0 && h.delivery.local.unsent === 0);
     if (h.imap) {
       g(`IMAP SELECT + FETCH 50 (${h.imap.messages} messages): p95`, "< 50 ms", `${h.imap.selectFetch.p95} ms`, h.imap.selectFetch.p95 < 50);
       g(`IMAP SEARCH by subject (${h.imap.messages} messages): p95`, "< 50 ms", `${h.imap.search.p95} ms`, h.imap.search.p95 < 50);
