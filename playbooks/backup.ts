@@ -18,7 +18,7 @@ import { loadHosts } from "../dns/gather.js";
 import { transportFor } from "../lib/transport/index.js";
 import type { Transport } from "../lib/transport/types.js";
 import { quote } from "../lib/shell.js";
-import { hostTag, LAST_RUN, SCRIPT, SERVICE, sftpCommand, sftpTarget, type BackupVars } from "../roles/backup/index.js";
+import { hostTag, LAST_RUN, resticOptions, SCRIPT, SERVICE, sftpCommand, sftpTarget, type BackupVars } from "../roles/backup/index.js";
 import { dkimKeys, type OpendkimVars } from "../roles/opendkim/index.js";
 import type { HostSpec } from "../lib/inventory/index.js";
 
@@ -85,12 +85,16 @@ export function recoveryKit(spec: HostSpec): string {
   if (sftp) {
     lines.push(`target host keys`, ...v.backup_sftp_known_hosts.map((k) => `  ${k}`), `sftp key (the secret backup_sftp_key; to a file of mode 600 to use it):`, v.backup_sftp_key.trimEnd());
   }
+  const s3 = v.backup_repository.startsWith("s3:");
+  if (s3) {
+    lines.push(`S3 region        ${v.backup_s3_region} (bucket lookup: ${v.backup_s3_bucket_lookup})`, `S3 access key    ${v.backup_s3_access_key_id}`, `S3 secret key    ${v.backup_s3_secret_access_key}`);
+  }
   if (v.opendkim_enabled) lines.push(`DKIM selectors   ${dkimKeys(v).map((k) => `${k.selector}._domainkey (${k.algorithm})`).join(", ")}: the restored key matches these published records`);
   lines.push(
-    "with mailstead: put backup_password and backup_sftp_key in the secrets file, point the inventory at the new VM, then",
+    `with mailstead: put backup_password and ${s3 ? "backup_s3_access_key_id, backup_s3_secret_access_key" : "backup_sftp_key"} in the secrets file, point the inventory at the new VM, then`,
     `  npx tsx playbooks/restore.ts -i inventory/hosts.yml --limit ${spec.name}`,
-    "with restic alone (password on its standard input):",
-    `  restic -r ${v.backup_repository}${sftp ? ` -o sftp.command="${sftpCommand(sftp).replace(/\/etc\/mailstead\/backup\//g, "./")}"` : ""} restore latest --host ${hostTag(v)} --target ./restore`,
+    `with restic alone (password on its standard input${s3 ? "; AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in its environment" : ""}):`,
+    `  restic -r ${v.backup_repository}${sftp ? ` -o sftp.command="${sftpCommand(sftp).replace(/\/etc\/mailstead\/backup\//g, "./")}"` : ""}${resticOptions(v).map((o) => ` -o ${o}`).join("")} restore latest --host ${hostTag(v)} --target ./restore`,
     "",
   );
   return lines.join("\n");

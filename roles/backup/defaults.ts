@@ -39,6 +39,35 @@ export const backupDefaults = defineDefaults("backup", {
     why: "The sftp target's host keys (ssh-keyscan lines): the host never trusts a first-seen key, so a man in the middle gets no backup.",
     schema: { type: "array", items: { type: "string", pattern: "^[A-Za-z0-9.:\\[\\],*-]+ (?:ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/=]+$", "x-expected": "a known_hosts line such as `198.51.100.50 ssh-ed25519 AAAA...`" } },
   },
+  backup_s3_access_key_id: {
+    format: formats.singleLine(),
+    default: "",
+    why: "The access key of an s3: repository (on Oracle Cloud: a Customer Secret Key of a user allowed only this bucket); secret (secrets file or MAILSTEAD_SECRET_BACKUP_S3_ACCESS_KEY_ID).",
+    sensitive: true,
+    schema: { type: "string", maxLength: 256, pattern: "^[A-Za-z0-9+/=._-]*$", "x-expected": "an access key id (letters, digits, + / = . _ -)" },
+  },
+  backup_s3_secret_access_key: {
+    format: formats.singleLine(),
+    default: "",
+    why: "The secret half of that key (shown once when the key is made); secret. The host keeps it at mode 600 and hands it to restic in its environment only.",
+    sensitive: true,
+    schema: { type: "string", maxLength: 256 },
+  },
+  backup_s3_region: {
+    default: "",
+    why: "The object store's region (restic -o s3.region), required for s3:: Oracle's S3 compatibility API signs per region (e.g. eu-frankfurt-1) and refuses requests signed for another.",
+    schema: { type: "string", maxLength: 64, pattern: "^[a-z0-9-]*$", "x-expected": "a region such as eu-frankfurt-1" },
+  },
+  backup_s3_bucket_lookup: {
+    default: "path",
+    why: "How restic names the bucket (-o s3.bucket-lookup): path style (https://endpoint/bucket), the only style Oracle's S3 compatibility endpoint serves; dns or auto for stores that want bucket.endpoint.",
+    schema: { enum: ["path", "dns", "auto"] },
+  },
+  backup_ca_bundle: {
+    default: "",
+    why: "PEM certificates restic trusts for a rest: or s3: endpoint with a private CA (a self-signed rest-server, the lab's stand-in; restic --cacert). Empty: the system store, right for Oracle and any public endpoint.",
+    schema: { type: "string", maxLength: 65536, pattern: "^$|^-----BEGIN CERTIFICATE-----[\\s\\S]*-----END CERTIFICATE-----\\s*$", "x-expected": "PEM certificates (-----BEGIN CERTIFICATE----- ...) or empty" },
+  },
   backup_keep_daily: {
     default: 30,
     why: "30 days of daily snapshots, the retention the mission asks for (restic forget --keep-daily).",

@@ -17,6 +17,7 @@ import type { VarsOf } from "../../lib/defaults.js";
 import type { BaseVars } from "../base/index.js";
 import { derived } from "../derived.js";
 import { field } from "../../lib/text.js";
+import { cmd } from "../../lib/shell.js";
 import type { MailboxVars } from "../mailbox/model.js";
 import { backupDefaults } from "./defaults.js";
 import { MONIT_SOCKET, MONITRC } from "../status/paths.js";
@@ -35,6 +36,8 @@ export const DRILL_TIMER = "mailstead-drill.timer";
 export const DRILL_RUN = `${STATE_DIR}/drill.json`;
 /** What the last run left (result, snapshot, files, bytes added, start and end): backup.ts and the status checks read it. */
 export const LAST_RUN = `${STATE_DIR}/last.json`;
+/** backup_ca_bundle on the host: what restic --cacert trusts for a rest: or s3: endpoint. */
+export const CA_FILE = `${CONF_DIR}/ca.pem`;
 const UNITS = "/etc/systemd/system";
 /** What a restore replaces is kept here (restore-<time>/<path>), never deleted. */
 export const ASIDE_DIR = "/var/backups/mailstead";
@@ -58,6 +61,12 @@ export function backupPaths(state: StatePath[]): string[] {
 
 /** The snapshots' host name: the mail host's FQDN, so a rebuilt host keeps pruning its own history. */
 export const hostTag = (v: Pick<BaseVars, "base_hostname" | "base_domain">) => derived(v).fqdn;
+
+/** The extended options restic needs for this repository (s3: region and bucket style), in order. */
+export function resticOptions(v: Pick<BackupVars, "backup_repository" | "backup_s3_region" | "backup_s3_bucket_lookup">): string[] {
+  if (!v.backup_repository.startsWith("s3:")) return [];
+  return [`s3.region=${v.backup_s3_region}`, `s3.bucket-lookup=${v.backup_s3_bucket_lookup}`];
+}
 
 /** restic's sftp: login: only this key, only the target's known key. */
 export function sftpCommand(t: SftpTarget): string {
@@ -87,6 +96,17 @@ export const backup = defineRole<BackupVars>({
     }
     if (v.backup_repository.startsWith("/") && v.backup_allow_local && (v.backup_repository === v.mailbox_root || v.backup_repository.startsWith(`${v.mailbox_root}/`))) {
       out.push({ setting: "backup_repository", message: `${v.backup_repository} is inside mailbox_root: the backup would back itself up`, fix: "choose a path outside mailbox_root" });
+    }
+    if (v.backup_repository.startsWith("s3:")) {
+      const get = "on Oracle Cloud: Profile > Customer secret keys > Generate (docs/backup.md)";
+      if (!v.backup_s3_access_key_id) out.push({ setting: "backup_s3_access_key_id", message: "an s3: repository needs an access key (a secret)", fix: `put the key's access key id in the secrets file as backup_s3_access_key_id (${get})` });
+      if (!v.backup_s3_secret_access_key) out.push({ setting: "backup_s3_secret_access_key", message: "an s3: repository needs the access key's secret", fix: `put it in the secrets file as backup_s3_secret_access_key (${get})` });
+      if (!v.backup_s3_region) out.push({ setting: "backup_s3_region", message: "an s3: repository needs its region: requests are signed for one", fix: "set backup_s3_region to the bucket's region (Oracle: the region in the endpoint's name, e.g. eu-frankfurt-1)" });
+    } else if (v.backup_s3_access_key_id || v.backup_s3_secret_access_key) {
+      out.push({ setting: "backup_s3_access_key_id", message: `S3 credentials are set but ${v.backup_repository || "the repository"} is not an s3: repository`, fix: "remove backup_s3_access_key_id and backup_s3_secret_access_key, or set backup_repository to s3:https://endpoint/bucket" });
+    }
+    if (v.backup_ca_bundle && !/^(rest|s3):https:/.test(v.backup_repository)) {
+      out.push({ setting: "backup_ca_bundle", message: "backup_ca_bundle is only for a rest:https: or s3:https: repository", fix: "remove backup_ca_bundle (sftp: checks the target's host key instead)" });
     }
     if (sftpTarget(v.backup_repository)) {
       if (!v.backup_sftp_key) out.push({ setting: "backup_sftp_key", message: "an sftp: repository needs the SSH key the host logs in with (a secret)", fix: "make one with `ssh-keygen -t ed25519 -N '' -f backup_key`, authorize backup_key.pub on the target, and put the private key in the secrets file as backup_sftp_key" });
@@ -119,6 +139,29 @@ export const backup = defineRole<BackupVars>({
         action: file({ path: `${CONF_DIR}/excludes`, content: ctx.template("excludes", { mailbox_root: v.mailbox_root }) }),
       },
     ];
+    const s3 = v.backup_repository.startsWith("s3:");
+    const s3Files = ["s3_access_key_id", "s3_secret_access_key"].map((n) => `${CONF_DIR}/${n}`);
+    if (s3) {
+      // The access key goes to restic in its environment, read from these files by the script:
+      // never on a command line or in a unit file (readable by any user via ps / systemctl show).
+      steps.push(
+        {
+          title: `Write the S3 access key id (${s3Files[0]})`,
+          action: file({ path: s3Files[0]!, content: `${field(v.backup_s3_access_key_id, "backup_s3_access_key_id")}\n`, owner: "root", group: "root", mode: "0600", sensitive: true }),
+          sensitive: true,
+        },
+        {
+          title: `Write the S3 secret access key (${s3Files[1]})`,
+          action: file({ path: s3Files[1]!, content: `${field(v.backup_s3_secret_access_key, "backup_s3_secret_access_key")}\n`, owner: "root", group: "root", mode: "0600", sensitive: true }),
+          sensitive: true,
+        },
+      );
+    } else {
+      steps.push({ title: "Remove S3 credentials (not an s3: repository)", action: command({ run: cmd("rm", "-f", ...s3Files), onlyIf: s3Files.map((f) => cmd("test", "-e", f)).join(" || ") }) });
+    }
+    if (v.backup_ca_bundle) {
+      steps.push({ title: `Write the CA restic trusts for the repository (${CA_FILE})`, action: file({ path: CA_FILE, content: v.backup_ca_bundle.replace(/\s*$/, "\n"), validate: "openssl x509 -in %s -noout" }) });
+    }
     if (sftp) {
       steps.push(
         {
@@ -142,6 +185,8 @@ export const backup = defineRole<BackupVars>({
             cache_dir: CACHE_DIR,
             host_tag: hostTag(v),
             sftp_command: sftp ? sftpCommand(sftp) : "",
+            restic_options: resticOptions(v),
+            ca_file: v.backup_ca_bundle ? CA_FILE : "",
             mailbox_root: v.mailbox_root,
             aside_dir: ASIDE_DIR,
             // a restore pauses the watchdog (the status role's monit) while Dovecot is stopped

@@ -13,7 +13,9 @@ import { describe, expect, it } from "vitest";
 import { defaultValues } from "../../lib/defaults.js";
 import { render } from "../../lib/template.js";
 import { LocalTransport } from "../../lib/transport/local.js";
-import { backup, backupPaths, sftpCommand, sftpTarget } from "../../roles/backup/index.js";
+import { backup, backupPaths, resticOptions, sftpCommand, sftpTarget } from "../../roles/backup/index.js";
+import { planRole } from "../../lib/plan.js";
+import { loadRoleFixture, siteInput } from "./role-fixture.js";
 import { backupDefaults } from "../../roles/backup/defaults.js";
 import { siteRoles } from "../../roles/registry.js";
 import { siteVars } from "./role-fixture.js";
@@ -53,6 +55,52 @@ describe("backup role: load-time checks and the paths", () => {
     expect(paths).not.toContain("/var/spool/postfix");
   });
 
+  const s3on = { ...on, backup_repository: "s3:https://ns.compat.objectstorage.eu-frankfurt-1.oraclecloud.com/mail/mx1", backup_sftp_key: "", backup_sftp_known_hosts: [], backup_s3_access_key_id: "0123abcd", backup_s3_secret_access_key: "s3-secret-value/xyz=", backup_s3_region: "eu-frankfurt-1" };
+
+  it("an s3: repository needs its access key, secret and region; S3 keys or a CA for another kind of repository are refused", () => {
+    const settings = (over: Record<string, unknown>) => backup.validate!(vars({ ...s3on, ...over }), ctx).map((p) => p.setting);
+    expect(settings({})).toEqual([]);
+    expect(settings({ backup_s3_access_key_id: "" })).toEqual(["backup_s3_access_key_id"]);
+    expect(settings({ backup_s3_secret_access_key: "" })).toEqual(["backup_s3_secret_access_key"]);
+    expect(settings({ backup_s3_region: "" })).toEqual(["backup_s3_region"]);
+    expect(backup.validate!(vars({ ...on, backup_s3_secret_access_key: "x" }), ctx).map((p) => p.setting)).toEqual(["backup_s3_access_key_id"]);
+    expect(backup.validate!(vars({ ...on, backup_ca_bundle: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n" }), ctx).map((p) => p.setting)).toEqual(["backup_ca_bundle"]);
+    expect(settings({ backup_ca_bundle: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n" })).toEqual([]);
+  });
+
+  it("s3: region and path-style bucket lookup become restic options (Oracle needs both); other repositories get none; the schema keeps a region or key to one word", () => {
+    expect(resticOptions(vars(s3on))).toEqual(["s3.region=eu-frankfurt-1", "s3.bucket-lookup=path"]);
+    expect(resticOptions(vars({ ...s3on, backup_s3_bucket_lookup: "dns" }))).toEqual(["s3.region=eu-frankfurt-1", "s3.bucket-lookup=dns"]);
+    expect(resticOptions(vars(on))).toEqual([]);
+    const region = new RegExp(backupDefaults.backup_s3_region.schema.pattern);
+    const key = new RegExp(backupDefaults.backup_s3_access_key_id.schema.pattern);
+    for (const bad of ["eu frankfurt", "eu-frankfurt-1\n", "x;reboot", "$(id)"]) {
+      expect(region.test(bad), bad).toBe(false);
+      expect(key.test(bad), bad).toBe(false);
+    }
+    expect(backupDefaults.backup_s3_bucket_lookup.schema.enum).toEqual(["path", "dns", "auto"]);
+  });
+
+  it("plans the S3 key files at mode 600 as sensitive steps: neither secret appears in any command or diff", () => {
+    const fx = loadRoleFixture("backup", "debian12-fresh");
+    const plan = planRole(backup, siteInput({ ...fx, vars: { ...fx.vars, ...s3on }, facts: { ...fx.facts, 'file.stat:"/etc/mailstead/backup/s3_access_key_id"': null, 'file.stat:"/etc/mailstead/backup/s3_secret_access_key"': null } }));
+    const titles = plan.steps.map((x) => x.title);
+    expect(titles).toEqual(expect.arrayContaining(["Write the S3 access key id (/etc/mailstead/backup/s3_access_key_id)", "Write the S3 secret access key (/etc/mailstead/backup/s3_secret_access_key)"]));
+    expect(titles.some((t) => t.startsWith("Write the SSH key"))).toBe(false);
+    for (const t of ["Write the S3 access key id", "Write the S3 secret access key"]) {
+      const step = plan.steps.find((x) => x.title.startsWith(t))!;
+      // sensitive: the reporter shows neither content nor diff (tests/unit/runner.test.ts), no copy is kept in /var/backups
+      expect(step.sensitive, t).toBe(true);
+      expect(step.file?.sensitive, t).toBe(true);
+      expect(step.commands[0]!.run, t).toMatch(/chmod 0600 /);
+      expect(step.commands[0]!.run, t).not.toMatch(/s3-secret|0123abcd/);
+    }
+    // the script reads the keys from those files: neither is in it
+    const script = plan.steps.find((x) => x.title === "Install /usr/local/sbin/mailstead-backup")!.commands[0]!.stdin!;
+    expect(script).not.toMatch(/s3-secret|0123abcd/);
+    expect(script).toContain("set -- -o s3.region=eu-frankfurt-1");
+  });
+
   it("logs in to an sftp: target with its own key and only the known host key", () => {
     const t = sftpTarget("sftp:restic@198.51.100.50:/srv/restic/mx1")!;
     expect(t).toEqual({ user: "restic", host: "198.51.100.50", path: "/srv/restic/mx1" });
@@ -68,6 +116,7 @@ describe("backup role: load-time checks and the paths", () => {
  */
 const FAKE_RESTIC = `#!/bin/sh
 echo "$*" >> "$FAKE/calls"
+echo "\${AWS_ACCESS_KEY_ID:-}:\${AWS_SECRET_ACCESS_KEY:-}" >> "$FAKE/env"
 case " $* " in
   *" cat config "*)
     case "$(cat "$FAKE/open")" in
@@ -99,7 +148,7 @@ const put = (root: string, rel: string, content: string) => {
 };
 const list = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
-function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
+function scriptSetup(open: "ok" | "missing" | "password", codes: number[], extra: Record<string, unknown> = {}) {
   const d = mkdtempSync(join(tmpdir(), "backup-script-"));
   for (const sub of ["conf", "state", "cache", "fake/bin", "data"]) mkdirSync(join(d, sub), { recursive: true });
   writeFileSync(join(d, "data/msg"), "a message\n");
@@ -123,6 +172,9 @@ function scriptSetup(open: "ok" | "missing" | "password", codes: number[]) {
     monit_socket: join(d, "fake/monit.sock"),
     monitrc: "/etc/monit/monitrc",
     local: false,
+    restic_options: [],
+    ca_file: "",
+    ...extra,
   });
   writeFileSync(join(d, "mailstead-backup"), script);
   chmodSync(join(d, "mailstead-backup"), 0o755);
@@ -189,6 +241,25 @@ describe("mailstead-backup (the rendered script, under sh, with a stand-in resti
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot open the repository: Fatal: wrong password or no key found/);
     expect(wrong.calls().some((c) => c === "init" || c.startsWith("backup "))).toBe(false);
+  });
+
+  it("s3: every restic call gets the region, the bucket style and the CA; the key reaches restic in its environment from the 600 files, never as an argument", async () => {
+    const s = scriptSetup("ok", [0], { restic_options: ["s3.region=eu-frankfurt-1", "s3.bucket-lookup=path"], ca_file: "/etc/mailstead/backup/ca.pem" });
+    writeFileSync(join(s.d, "conf/s3_access_key_id"), "0123abcd\n", { mode: 0o600 });
+    writeFileSync(join(s.d, "conf/s3_secret_access_key"), "s3-secret-value/xyz=\n", { mode: 0o600 });
+    const r = await s.run();
+    expect(r.code, r.stderr).toBe(0);
+    const calls = s.calls();
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    for (const c of calls) expect(c).toMatch(/^--cacert \/etc\/mailstead\/backup\/ca\.pem -o s3\.bucket-lookup=path -o s3\.region=eu-frankfurt-1 /);
+    expect(calls.join("\n")).not.toContain("s3-secret");
+    const env = readFileSync(join(s.d, "fake/env"), "utf8").trim().split("\n");
+    expect(new Set(env)).toEqual(new Set(["0123abcd:s3-secret-value/xyz="]));
+    expect(r.stdout + r.stderr).not.toContain("s3-secret");
+    // not s3: no key in restic's environment, no options
+    const plain = scriptSetup("ok", [0]);
+    expect((await plain.run()).code).toBe(0);
+    expect(new Set(readFileSync(join(plain.d, "fake/env"), "utf8").trim().split("\n"))).toEqual(new Set([":"]));
   });
 
   it("--list shows this host's snapshots only; the password file is never an argument", async () => {
