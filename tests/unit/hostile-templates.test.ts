@@ -21,7 +21,7 @@ import { FIXTURE_DIR, lenientFacts, siteInput, type RoleFixture } from "./role-f
 import { liveOccurrences } from "./shell-scan.js";
 
 /** Several lines by design; each is rendered `{{{raw}}}` into a file of its own kind, or is a whole file (a PEM or OpenSSH key; see hostile-inventory.test.ts). */
-const MULTILINE = new Set(["dovecot_extra_conf", "motd_message", "certbot_dns_credentials", "certbot_ca_bundle", "backup_sftp_key"]);
+const MULTILINE = new Set(["dovecot_extra_conf", "motd_message", "certbot_dns_credentials", "certbot_ca_bundle", "backup_ca_bundle", "backup_sftp_key"]);
 
 const LINE = "x\ninjected_directive = 1";
 // No whitespace: a value that splits a line is refused before it could reach a shell.
