@@ -44,8 +44,8 @@ if (values.help) {
 const quick = values.quick!;
 /** Sizes of each measurement: the issue's in a full run, a few in the smoke run. */
 const N = quick
-  ? { burst: 20, addresses: 4, idlers: 2, delivery: 5, imapMessages: 1_000, imapTries: 5, idleSeconds: 5, noopRuns: 1 }
-  : { burst: 1_000, addresses: 20, idlers: 5, delivery: 100, imapMessages: 20_000, imapTries: 20, idleSeconds: 40, noopRuns: 5 };
+  ? { burst: 20, addresses: 4, idlers: 2, delivery: 5, senders: 1, imapMessages: 1_000, imapTries: 5, idleSeconds: 5, noopRuns: 1 }
+  : { burst: 1_000, addresses: 20, idlers: 5, delivery: 100, senders: 4, imapMessages: 20_000, imapTries: 20, idleSeconds: 40, noopRuns: 5 };
 /** Units outside mail.slice still counted as the mail stack's (each runs only when its role is on). */
 const EXTRAS = ["monit.service", "lighttpd.service", "mailstead-webmail.service", "mailstead-webmail-php.service"];
 /** Units reported beside the stack, for the budget issue's decisions. */
@@ -208,8 +208,14 @@ async function measureHost(lab: LabState, h: LabHost, other: LabHost | undefined
   };
 
   log(`${h.name}: delivery latency, ${N.delivery} messages${other ? ` to ${other.name} and` : ""} locally`);
-  const local = await deliveryTimes(acct, acct, N.delivery, `${tag}-local`);
-  const remote = other ? await deliveryTimes(acct, account(lab, other), N.delivery, `${tag}-remote`) : undefined;
+  const senders = await addClientAddresses(N.senders, 230);
+  let local, remote;
+  try {
+    local = await deliveryTimes(acct, acct, N.delivery, `${tag}-local`, senders.addresses);
+    remote = other ? await deliveryTimes(acct, account(lab, other), N.delivery, `${tag}-remote`, senders.addresses) : undefined;
+  } finally {
+    await senders.remove();
+  }
   await deleteBench(acct, `${tag}-local`);
   if (other) await deleteBench(account(lab, other), `${tag}-remote`);
   const delivery: HostResult["delivery"] = {
