@@ -62,11 +62,6 @@ export const postfixDefaults = defineDefaults("postfix", {
     why: "Processes per Postfix service (default 100): measured to keep Postfix near 9 MiB PSS after traffic on a 1 GB VM (docs/memory.md).",
     schema: { type: "integer", minimum: 2, maximum: 1000 },
   },
-  postfix_submission_process_limit: {
-    default: 4,
-    why: "smtpd processes each on 587 and 465 (master.cf maxproc; otherwise postfix_default_process_limit): each session also holds a cleanup and a Dovecot quota-status process; a client beyond the limit waits in the listen queue, never refused, and 1-5 mailboxes rarely send more than one message at once (docs/memory.md).",
-    schema: { type: "integer", minimum: 1, maximum: 100 },
-  },
   postfix_lmtp_concurrency_limit: {
     default: 2,
     why: "Parallel LMTP deliveries into Dovecot (lmtp_destination_concurrency_limit; otherwise up to the process limit): each is a Dovecot lmtp process of ~19 MiB, and nine of them held Debian 13's slice at its cap in a 1,000-message burst (docs/memory.md). Mail waits in Postfix's queue instead.",
