@@ -204,20 +204,20 @@ export async function idlers(a: Account, n: number): Promise<{ close: () => Prom
 }
 
 /**
- * Delivery latency: `n` messages, one at a time, from `from` to `to`; each timed from the start of
- * its submission to the moment an IMAP IDLE on the recipient's INBOX sees it (by subject).
- * One warm-up message first (the pair passes postscreen once), not counted.
- */
-/**
- * `n` messages one after another, each timed from submission to its arrival in `to`'s INBOX.
- * They leave from `addresses` in turn (one pooled connection, one AUTH, per address): from one
- * address, 100 messages at under a second each pass Postfix's 60 a minute and get "450 4.7.1 too
- * much mail" (the 2026-12-03 baseline lost its p95 to it). The same limit holds for the sending
- * server on the receiver's port 25 (one address, mx1's), so messages start at least
- * `GAP_MS` apart: 54 a minute, as a mail server under its peer's limit would send.
+ * Messages start at least this far apart (54 a minute): Postfix's per-address limit of 60 a
+ * minute holds for the sending server on the receiver's port 25 too (one address, mx1's), as a
+ * mail server under its peer's limit would send.
  */
 const GAP_MS = 1100;
 
+/**
+ * Delivery latency: `n` messages, one at a time, from `from` to `to`; each timed from the start of
+ * its submission to the moment an IMAP IDLE on the recipient's INBOX sees it (by subject).
+ * One warm-up message first (the pair passes postscreen once), not counted. They leave from
+ * `addresses` in turn (one pooled connection, one AUTH, per address): from one address, 100
+ * messages at under a second each pass Postfix's 60 a minute and get "450 4.7.1 too much mail"
+ * (the 2026-12-03 baseline lost its p95 to it).
+ */
 export async function deliveryTimes(from: Account, to: Account, n: number, tag: string, addresses: string[] = []): Promise<{ ms: number[]; lost: number; unsent: number; errors: string[] }> {
   const c = await imapClient(to, 20); // back in IDLE 20 ms after each fetch, so the next EXISTS is pushed at once
   const seen = new Map<string, number>();
